@@ -38,7 +38,8 @@ class Syscall:
     tests: list[str]
     notes: str
     path: str
-    line: int
+    line: int            # of the `nr:` key
+    name_line: int       # of the `name:` key
 
     @property
     def served(self) -> bool:
@@ -156,7 +157,7 @@ def _load_syscall(sc: LDict, family: str, module: str, flagsets: dict[str, FlagS
     if status == "partial" and not notes:
         raise check.fail(sc, f"{what}: partial needs notes saying what is missing", key="status")
     return Syscall(nr, name, family, args, returns, status, context, err, hmod, hfunc,
-                   tests, notes, sc.path, sc.line)
+                   tests, notes, sc.path, sc.line_of("nr"), sc.line_of("name"))
 
 
 def _load_family(path: Path, flagsets: dict[str, FlagSet]) -> list[Syscall]:
@@ -184,10 +185,10 @@ def load_syscalls(spec_dir: Path) -> SyscallSpec:
         if path.name == FLAGSETS_FILE:
             continue
         for sc in _load_family(path, spec.flagsets):
-            for index, key, kind in ((by_nr, sc.nr, "number"), (by_name, sc.name, "name")):
+            for index, key, kind, line in ((by_nr, sc.nr, "number", sc.line), (by_name, sc.name, "name", sc.name_line)):
                 if key in index:
                     other = index[key]
-                    raise SpecError(sc.path, sc.line, f"duplicate syscall {kind} {key} (also {other.path}:{other.line})")
+                    raise SpecError(sc.path, line, f"duplicate syscall {kind} {key} (also {other.path}:{other.line})")
                 index[key] = sc  # type: ignore[index]
     spec.syscalls = [by_nr[n] for n in sorted(by_nr)]
     untested = [sc.name for sc in spec.syscalls if sc.served and not sc.tests]

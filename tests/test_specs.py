@@ -1,0 +1,128 @@
+"""The specs themselves: complete syscall table, honest statuses, sound structs."""
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import pytest
+
+from codegen.structs import load_structs
+from codegen.syscalls import load_syscalls
+
+SPEC = Path(__file__).resolve().parent.parent / "spec"
+
+# Linux x86-64 (64-bit ABI) syscall numbers: 0..334 are all assigned,
+# 335..423 are unassigned (kept free to line up with the other ABIs),
+# 424..469 are assigned (pidfd_send_signal .. file_setattr).
+ASSIGNED = set(range(0, 335)) | set(range(424, 470))
+
+SPOT_CHECKS = {
+    0: "read", 1: "write", 9: "mmap", 39: "getpid", 56: "clone", 59: "execve", 60: "exit",
+    158: "arch_prctl", 202: "futex", 217: "getdents64", 231: "exit_group", 257: "openat",
+    262: "newfstatat", 273: "set_robust_list", 302: "prlimit64", 318: "getrandom", 332: "statx",
+    334: "rseq", 424: "pidfd_send_signal", 435: "clone3", 437: "openat2", 439: "faccessat2",
+    449: "futex_waitv", 453: "map_shadow_stack", 462: "mseal", 463: "setxattrat", 467: "open_tree_attr",
+}
+
+IMPLEMENTED_MODULES = {
+    "qkernel.syscalls.fs": "read write readv writev pread64 pwrite64 open openat close lseek fstat stat lstat "
+    "newfstatat statx getdents64 readlink readlinkat access faccessat faccessat2 getcwd chdir fchdir mkdir "
+    "mkdirat unlink unlinkat rmdir rename renameat renameat2 symlink symlinkat link linkat chmod fchmod "
+    "fchmodat chown fchown lchown fchownat umask truncate ftruncate fsync fdatasync utimensat fcntl dup dup2 "
+    "dup3 ioctl getdents pipe pipe2",
+    "qkernel.syscalls.mm": "brk mmap munmap mprotect mremap madvise",
+    "qkernel.syscalls.identity": "uname getpid gettid getppid getuid getgid geteuid getegid getgroups setuid "
+    "setgid setreuid setregid setresuid setresgid getresuid getresgid setgroups setfsuid setfsgid "
+    "sethostname setdomainname",
+    "qkernel.syscalls.time": "clock_gettime clock_getres gettimeofday time nanosleep clock_nanosleep",
+    "qkernel.syscalls.process": "arch_prctl set_tid_address set_robust_list get_robust_list rseq prlimit64 "
+    "getrlimit setrlimit getrandom sched_getaffinity sched_setaffinity sched_yield sysinfo getrusage times "
+    "exit exit_group rt_sigaction rt_sigprocmask prctl getpgrp getpgid getsid setpgid setsid",
+}
+
+MUST_BE_VCPU = set(
+    "exit exit_group arch_prctl execve execveat clone clone3 fork vfork rt_sigreturn nanosleep "
+    "clock_nanosleep munmap mprotect mremap madvise wait4 waitid pause rt_sigsuspend futex poll ppoll "
+    "select pselect6 epoll_wait epoll_pwait".split())
+
+
+@pytest.fixture(scope="module")
+def spec():  # type: ignore[no-untyped-def]
+    return load_syscalls(SPEC)
+
+
+def test_every_assigned_number_present(spec) -> None:  # type: ignore[no-untyped-def]
+    numbers = {sc.nr for sc in spec.syscalls}
+    assert ASSIGNED - numbers == set(), "missing syscall numbers"
+    assert numbers - ASSIGNED == set(), "numbers Linux does not assign"
+
+
+def test_spot_check_names(spec) -> None:  # type: ignore[no-untyped-def]
+    names = {sc.nr: sc.name for sc in spec.syscalls}
+    for nr, name in SPOT_CHECKS.items():
+        assert names[nr] == name
+
+
+def test_status_policy(spec) -> None:  # type: ignore[no-untyped-def]
+    expected = {name: mod for mod, names in IMPLEMENTED_MODULES.items() for name in names.split()}
+    for sc in spec.syscalls:
+        if sc.name in expected:
+            assert sc.served, sc.name
+            assert sc.handler_module == expected[sc.name], sc.name
+            assert sc.handler_func == f"sys_{sc.name}"
+        else:
+            assert sc.status == "unsupported", sc.name
+            assert sc.notes, f"{sc.name}: unsupported needs a reason"
+    assert len(expected) == sum(1 for sc in spec.syscalls if sc.served)
+
+
+def test_partial_ones(spec) -> None:  # type: ignore[no-untyped-def]
+    status = {sc.name: sc.status for sc in spec.syscalls}
+    for name in "ioctl pipe pipe2 mmap rt_sigaction rt_sigprocmask prctl setsid".split():
+        assert status[name] == "partial", name
+
+
+def test_vcpu_context(spec) -> None:  # type: ignore[no-untyped-def]
+    vcpu = {sc.name for sc in spec.syscalls if sc.context == "vcpu"}
+    assert MUST_BE_VCPU <= vcpu
+    assert "getpid" not in vcpu
+
+
+def test_honest_errnos(spec) -> None:  # type: ignore[no-untyped-def]
+    errnos = {sc.name: sc.errno for sc in spec.syscalls if not sc.served}
+    assert errnos["kexec_load"] == "EPERM"
+    assert errnos["init_module"] == "EPERM"
+    assert errnos["socket"] == "ENOSYS"
+
+
+def test_struct_sizes_match_ctypes() -> None:
+    import generated.structs as gs
+
+    for s in load_structs(SPEC):
+        assert ctypes.sizeof(getattr(gs, s.name)) == s.size, s.name
+        assert gs.SIZES[s.name] == s.size
+
+
+@pytest.mark.parametrize("name,size", [
+    ("stat", 144), ("statx", 256), ("timespec", 16), ("utsname", 390), ("termios", 36),
+    ("epoll_event", 12), ("siginfo", 128), ("sigaction", 32), ("linux_dirent64", 19),
+    ("kvm_regs", 144), ("kvm_sregs", 312), ("kvm_segment", 24), ("kvm_fpu", 416),
+    ("kvm_cpuid_entry2", 40), ("kvm_userspace_memory_region", 32), ("kvm_xcrs", 392),
+    ("ucontext", 304), ("sockaddr_un", 110),
+])
+def test_known_abi_sizes(name: str, size: int) -> None:
+    import generated.structs as gs
+
+    assert ctypes.sizeof(getattr(gs, name)) == size
+
+
+def test_known_offsets() -> None:
+    import generated.structs as gs
+
+    assert gs.stat.st_size.offset == 48
+    assert gs.stat.st_mtime.offset == 88
+    assert gs.epoll_event.data.offset == 4
+    assert gs.siginfo.fields.offset == 16
+    assert gs.statx.stx_mtime.offset == 112
+    assert gs.kvm_sregs.cr0.offset == 224
+    assert gs.kvm_sregs.apic_base.offset == 272
