@@ -15,16 +15,16 @@ TRAMPOLINE_PVM = Stub(
     va=0x7ffffffff000,
     code=bytes.fromhex(
         "48a320f8ffffff7f000048893d1708000048893518080000488915190800004c89151a0800004c89051b0800004c890d"
-        "1c08000048890d1d0800004c891d1e080000488b0d00f8ffff48ffc148890dad07000041bb400d0300f390483b0da607"
-        "0000740741ffcb75f0e65148833d9d0700000075f448a118f8ffffff7f0000488b0d58f8ffff4c8b1d60f8ffff488d64"
-        "248041539d488da42480000000ffe10f0b"
+        "1c08000048890d1d0800004c891d1e08000049bb00f8ffffff7f0000498b0b48ffc149890bb8400d0300f390493b4b08"
+        "7406ffc875f4e65149bb00f8ffffff7f000049837b100075ed498b4318498b4b584d8b5b60488d64248041539d488da4"
+        "2480000000ffe10f0b"
     ),
     labels={
         "entry": 0x7ffffffff000,
-        "spin": 0x7ffffffff059,
-        "exit_path": 0x7ffffffff069,
-        "answered": 0x7ffffffff06b,
-        "flush_doorbell": 0x7ffffffff09f,
+        "spin": 0x7ffffffff05a,
+        "exit_path": 0x7ffffffff066,
+        "answered": 0x7ffffffff068,
+        "flush_doorbell": 0x7ffffffff097,
     },
 )
 
@@ -32,17 +32,17 @@ TRAMPOLINE_VMX = Stub(
     va=0x7ffffffff000,
     code=bytes.fromhex(
         "48a320f8ffffff7f000048893d1708000048893518080000488915190800004c89151a0800004c89051b0800004c890d"
-        "1c08000048890d1d0800004c891d1e080000488b0d00f8ffff48ffc148890dad07000041bb400d0300f390483b0da607"
-        "0000740741ffcb75f0e65148833d9d0700000075f448a118f8ffffff7f0000488b0d58f8ffff4c8b1d60f8ffff4889ca"
-        "48c1ea2f7503480f070f0b0f0b"
+        "1c08000048890d1d0800004c891d1e08000049bb00f8ffffff7f0000498b0b48ffc149890bb8400d0300f390493b4b08"
+        "7406ffc875f4e65149bb00f8ffffff7f000049837b100075ed498b4318498b4b584d8b5b604889ca48c1ea2f7503480f"
+        "070f0b0f0b"
     ),
     labels={
         "entry": 0x7ffffffff000,
-        "spin": 0x7ffffffff059,
-        "exit_path": 0x7ffffffff069,
-        "answered": 0x7ffffffff06b,
-        "iret_path": 0x7ffffffff099,
-        "flush_doorbell": 0x7ffffffff09b,
+        "spin": 0x7ffffffff05a,
+        "exit_path": 0x7ffffffff066,
+        "answered": 0x7ffffffff068,
+        "iret_path": 0x7ffffffff091,
+        "flush_doorbell": 0x7ffffffff093,
     },
 )
 
@@ -53,7 +53,7 @@ EXCEPTIONS = Stub(
         "05e98b0000006a006a06e9820000006a006a07eb7c6a08eb786a006a09eb726a0aeb6e6a0beb6a6a0ceb666a0deb626a"
         "0eeb5e6a006a0feb586a006a10eb526a11eb4e6a006a12eb486a006a13eb426a006a14eb3c6a15eb386a006a16eb326a"
         "006a17eb2c6a006a18eb266a006a19eb206a006a1aeb1a6a006a1beb146a006a1ceb0e6a1deb0a6a1eeb066a006a1feb"
-        "00e6e14883c41048cf5051525648be007000008088ffff488b0e4883c6084885c9741f488b06488b5608488910488b46"
+        "00e6e14883c41048cf5051525648be000002008088ffff488b0e4883c6084885c9741f488b06488b5608488910488b46"
         "104885c074030f01384883c61848ffc975e15e5a59584883c41048cf"
     ),
     labels={

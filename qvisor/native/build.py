@@ -100,6 +100,7 @@ struct qv_io *qv_run_io(struct kvm_run *run);
 struct qv_sync *qv_run_sync(struct kvm_run *run);
 uint64_t qv_run_hw_reason(struct kvm_run *run);
 uint32_t qv_run_suberror(struct kvm_run *run);
+uint64_t qv_host_xcr0(void);
 
 void qv_set_slot_layout(int req_seq_word, int done_seq_word);
 int qv_slot_register(int index, uint64_t host_addr);

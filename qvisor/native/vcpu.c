@@ -228,3 +228,12 @@ int qv_ioctl_int(int fd, unsigned long req, unsigned long arg)
     int r = ioctl(fd, req, arg);
     return r < 0 ? -errno : r;
 }
+
+/* The host's XCR0: under kvm_pvm the guest runs with it whatever it sets
+ * (DESIGN §3), and on VMX it is the most a guest may enable. */
+uint64_t qv_host_xcr0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}

@@ -1,0 +1,124 @@
+"""Memory syscalls: brk, mmap, munmap, mprotect, mremap, madvise.
+
+Reductions of existing mappings must be stored by the guest itself (DESIGN
+§3), which only the vCPU thread can arrange: when the poller would reduce a
+mapping it hands the request over (MustExit) before changing anything.
+"""
+from __future__ import annotations
+
+import errno
+
+from qkernel.errors import MustExit, SyscallError
+from qkernel.mm.address_space import TASK_SIZE, page_up
+from qkernel.mm.vma import (MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE,
+                            MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ,
+                            PROT_WRITE)
+from qkernel.task import Task
+
+MREMAP_MAYMOVE = 1
+MREMAP_FIXED = 2
+MREMAP_DONTUNMAP = 4
+
+MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED = 0, 1, 2, 3, 4
+MADV_FREE = 8
+MADV_REMOVE = 9
+# Advice that only tunes paging: nothing to do for eagerly mapped memory.
+HINT_ADVICE = {MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, 10, 11, 12, 13, 14, 15,
+               16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 100, 101}
+PROT_GROWSDOWN = 0x01000000
+PROT_GROWSUP = 0x02000000
+MAX_FILE_MAP = 1 << 30
+
+
+def _needs_vcpu_if_reducing(task: Task, start: int, end: int) -> None:
+    if task.kernel.in_poller() and task.mm.overlapping(start, end):
+        raise MustExit()
+
+
+def sys_brk(task: Task, brk: int) -> int:
+    mm = task.mm
+    if brk and page_up(brk) < page_up(mm.brk):
+        _needs_vcpu_if_reducing(task, page_up(brk), page_up(mm.brk))
+    if brk == 0:
+        return mm.brk
+    return mm.set_brk(brk)
+
+
+def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
+             offset: int) -> int:
+    if length == 0 or length > TASK_SIZE:
+        raise SyscallError(errno.EINVAL if length == 0 else errno.ENOMEM)
+    if offset & 0xFFF:
+        raise SyscallError(errno.EINVAL)
+    map_type = flags & MAP_TYPE
+    if map_type not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+        raise SyscallError(errno.EINVAL)
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC
+    if flags & MAP_FIXED:
+        _needs_vcpu_if_reducing(task, addr & ~0xFFF, page_up(addr + length))
+    mm = task.mm
+    if flags & MAP_ANONYMOUS:
+        # Shared anonymous memory is private until fork exists.
+        return mm.map_anonymous(addr, length, prot, flags)
+    file = task.fds.get(fd)
+    if not file.readable():
+        raise SyscallError(errno.EACCES)
+    if map_type != MAP_PRIVATE and prot & PROT_WRITE:
+        raise SyscallError(errno.ENODEV, "writable shared file mappings are not supported yet")
+    st = file.stat(task)
+    if st.mode & 0o170000 == 0o040000:
+        raise SyscallError(errno.ENODEV)
+    if length > MAX_FILE_MAP:
+        raise SyscallError(errno.ENOMEM)
+    data = file.pread(task, min(length, max(st.size - offset, 0)), offset) if st.size > offset else b""
+    start = mm.map_anonymous(addr, length, prot, flags, name=getattr(file, "path", "") or "file",
+                             file_offset=offset)
+    if data:
+        mm.write_initial(start, data)
+    return start
+
+
+def sys_munmap(task: Task, addr: int, length: int) -> int:
+    if addr & 0xFFF or length == 0:
+        raise SyscallError(errno.EINVAL)
+    task.mm.unmap(addr, length)
+    return 0
+
+
+def sys_mprotect(task: Task, start: int, length: int, prot: int) -> int:
+    if start & 0xFFF:
+        raise SyscallError(errno.EINVAL)
+    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP):
+        raise SyscallError(errno.EINVAL)
+    task.mm.protect(start, length, prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
+    return 0
+
+
+def sys_mremap(task: Task, addr: int, old_len: int, new_len: int, flags: int,
+               new_addr: int) -> int:
+    if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
+        raise SyscallError(errno.EINVAL)
+    if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
+        raise SyscallError(errno.EINVAL)
+    if flags & MREMAP_DONTUNMAP:
+        raise SyscallError(errno.EINVAL, "MREMAP_DONTUNMAP is not supported yet")
+    if old_len == 0:
+        raise SyscallError(errno.EINVAL, "duplicating shared mappings is not supported")
+    fixed = new_addr if flags & MREMAP_FIXED else None
+    return task.mm.remap(addr, old_len, new_len, bool(flags & MREMAP_MAYMOVE), fixed)
+
+
+def sys_madvise(task: Task, start: int, length: int, behavior: int) -> int:
+    if start & 0xFFF:
+        raise SyscallError(errno.EINVAL)
+    if length == 0:
+        return 0
+    end = page_up(start + length)
+    covered = sum(min(v.end, end) - max(v.start, start) for v in task.mm.overlapping(start, end))
+    if behavior in (MADV_DONTNEED, MADV_FREE, MADV_REMOVE):
+        task.mm.discard(start, length)
+    elif behavior not in HINT_ADVICE:
+        raise SyscallError(errno.EINVAL)
+    if covered < end - start:
+        raise SyscallError(errno.ENOMEM)
+    return 0

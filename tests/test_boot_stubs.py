@@ -1,0 +1,87 @@
+"""Every guest stub, disassembled with capstone and checked."""
+from __future__ import annotations
+
+import pathlib
+
+import capstone
+import pytest
+
+from codegen import boot
+from generated import boot_stubs
+from qvisor import layout
+from qvisor.machine import QCALL
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SLOT = QCALL["page_va"] + QCALL["slot_offset"]
+STUBS = {"trampoline_pvm": boot_stubs.TRAMPOLINE_PVM, "trampoline_vmx": boot_stubs.TRAMPOLINE_VMX,
+         "exceptions": boot_stubs.EXCEPTIONS}
+
+
+def disassemble(stub: boot_stubs.Stub) -> list[capstone.CsInsn]:
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.detail = True
+    insns = list(md.disasm(stub.code, stub.va))
+    assert sum(i.size for i in insns) == len(stub.code), "undecodable bytes in the stub"
+    return insns
+
+
+def memory_targets(insn: capstone.CsInsn) -> list[int]:
+    out = []
+    for op in insn.operands:
+        if op.type == capstone.x86.X86_OP_MEM and op.mem.base in (0, capstone.x86.X86_REG_RIP):
+            if op.mem.base == capstone.x86.X86_REG_RIP:
+                out.append(insn.address + insn.size + op.mem.disp)
+            else:
+                out.append(op.mem.disp & 0xFFFFFFFFFFFFFFFF)
+    return out
+
+
+def test_generated_stubs_are_current() -> None:
+    expected = boot.generate(ROOT / "spec", ROOT / "boot")["generated/boot_stubs.py"]
+    assert (ROOT / "generated" / "boot_stubs.py").read_text() == expected, "run `make gen`"
+
+
+@pytest.mark.parametrize("name", sorted(STUBS))
+def test_stub_decodes_and_labels_are_instruction_starts(name: str) -> None:
+    stub = STUBS[name]
+    starts = {i.address for i in disassemble(stub)}
+    for label, addr in stub.labels.items():
+        assert addr in starts, f"{name}: label {label} is not at an instruction"
+
+
+@pytest.mark.parametrize("name", ["trampoline_pvm", "trampoline_vmx"])
+def test_trampoline_touches_only_its_slot(name: str) -> None:
+    # keystone once encoded `mov reg, [abs]` with a wrong displacement: every
+    # absolute or RIP-relative access must land inside the QCall slot.
+    for insn in disassemble(STUBS[name]):
+        for target in memory_targets(insn):
+            assert SLOT <= target < SLOT + QCALL["slot_size"], f"{insn.mnemonic} {insn.op_str}"
+
+
+def test_pvm_trampoline_has_no_privileged_instructions() -> None:
+    # It runs at ring 3 under kvm_pvm: only the allowed `out` to the QCall port.
+    for insn in disassemble(boot_stubs.TRAMPOLINE_PVM):
+        assert insn.mnemonic not in ("sysret", "sysretq", "iretq", "hlt", "invlpg", "cli", "sti")
+        if insn.mnemonic == "out":
+            assert insn.op_str == f"{QCALL['ports']['qcall']:#x}, al"
+
+
+def test_trampoline_preserves_red_zone() -> None:
+    # The only stack write is popfq's push, after moving 128 bytes below rsp.
+    insns = disassemble(boot_stubs.TRAMPOLINE_PVM)
+    pushes = [i for i, insn in enumerate(insns) if insn.mnemonic == "push"]
+    assert len(pushes) == 1
+    before = insns[pushes[0] - 1]
+    assert before.mnemonic == "lea" and before.op_str == "rsp, [rsp - 0x80]"
+
+
+def test_exception_entries_fit_the_ring0_budget() -> None:
+    # Ring-0 code is interpreted under kvm_pvm: each entry is a handful of instructions.
+    stub = boot_stubs.EXCEPTIONS
+    insns = disassemble(stub)
+    by_addr = {i.address: n for n, i in enumerate(insns)}
+    for v in range(32):
+        first = by_addr[stub.labels[f"vec{v}"]]
+        entry = insns[first:first + 3]
+        assert entry[-1].mnemonic == "jmp" and int(entry[-1].op_str, 16) == stub.labels["common"]
+    assert stub.va >= layout.PHYSMAP_BASE
