@@ -126,3 +126,18 @@ def test_known_offsets() -> None:
     assert gs.statx.stx_mtime.offset == 112
     assert gs.kvm_sregs.cr0.offset == 224
     assert gs.kvm_sregs.apic_base.offset == 272
+
+
+def test_named_conformance_tests_exist(spec) -> None:  # type: ignore[no-untyped-def]
+    conf = SPEC.parent / "tests" / "conformance"
+    for sc in spec.syscalls:
+        for t in sc.tests:
+            assert (conf / f"{t}.c").exists(), f"{sc.name}: no tests/conformance/{t}.c"
+
+
+def test_vfs_spec_loads() -> None:
+    import generated.vfs_nodes as vn
+
+    assert {"regular", "directory", "symlink", "chardev", "pipe", "socket", "eventfd", "epoll",
+            "procfs", "tmpfs"} <= set(vn.NODE_TYPES)
+    assert vn.NODE_TYPES["pipe"]["errors"]["seek"] == "ESPIPE"
