@@ -118,4 +118,8 @@ def render_all(spec_dir: Path) -> tuple[dict[str, str], list[str]]:
         view = {"constants": q.constants, "layout": _qcall_layout(q), "slot_size": q.slot_size}
         out["qcall.py"] = env.get_template("qcall.py.j2").render(q=view, hexv=hexv)
         out["qcall.inc"] = env.get_template("qcall.inc.j2").render(q=view, hexv=hexv)
+    # Guest stubs: boot/ templates assembled with keystone against the same specs.
+    from codegen import boot
+    for rel, text in boot.generate(spec_dir, spec_dir.parent / "boot").items():
+        out[rel.removeprefix("generated/")] = text
     return out, specs.syscalls.warnings

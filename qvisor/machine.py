@@ -17,12 +17,9 @@ from qvisor import cpu_tables, layout
 from qvisor.kvm import Kvm, VcpuHandle, lib
 from qvisor.platform import Platform, detect
 
-import yaml
-import pathlib
+from generated import qcall as qc
 
-_SPEC = pathlib.Path(__file__).resolve().parent.parent / "spec" / "qcall" / "slot.yaml"
-QCALL = yaml.safe_load(_SPEC.read_text())
-SLOT_OFFSETS = {f["name"]: f["offset"] for f in QCALL["fields"]}
+SLOT_FIELDS = {name: qc.QCallSlot.__dict__[name].offset for name, _ in qc.QCallSlot._fields_}
 
 MSR_STAR = 0xC0000081
 MSR_LSTAR = 0xC0000082
@@ -51,7 +48,7 @@ class Machine:
         self.trampoline = getattr(boot_stubs, self.platform.trampoline.upper())
         self.exceptions = boot_stubs.EXCEPTIONS
         self._install_tables_and_stubs()
-        self.slot_pa = layout.TRAMPOLINE_PA + QCALL["slot_offset"]
+        self.slot_pa = layout.TRAMPOLINE_PA + qc.SLOT_OFFSET
 
     def _build_physmap(self) -> dict[int, int]:
         """PML4 entries mapping all guest memory at PHYSMAP_BASE with 2 MiB pages."""
@@ -73,7 +70,7 @@ class Machine:
         mem = self.memory
         mem.write(layout.GDT_PA, cpu_tables.build_gdt(layout.kva(layout.TSS_PA)))
         mem.write(layout.TSS_PA, cpu_tables.build_tss(layout.kva(layout.KSTACK_TOP_PA),
-                                                      QCALL["ports"]["qcall"]))
+                                                      qc.PORT_QCALL))
         handlers = [self.exceptions.labels[f"vec{v}"] for v in range(32)]
         handlers += [self.exceptions.labels["vec13"]] * (256 - 32)   # nothing else is wired
         mem.write(layout.IDT_PA, cpu_tables.build_idt(handlers))
@@ -83,7 +80,7 @@ class Machine:
     def new_address_space(self) -> AddressSpace:
         mm = AddressSpace(self.memory, self.frames, self.kernel_entries)
         # The trampoline page: user-visible, writable (the slot) and executable.
-        mm.pt.write_range(QCALL["page_va"], [layout.TRAMPOLINE_PA | PTE_P | PTE_US | PTE_RW | PTE_A | PTE_D])
+        mm.pt.write_range(qc.PAGE_VA, [layout.TRAMPOLINE_PA | PTE_P | PTE_US | PTE_RW | PTE_A | PTE_D])
         return mm
 
     def setup_vcpu(self, vcpu: VcpuHandle, cr3: int) -> None:
@@ -130,10 +127,10 @@ class Machine:
         })
 
     def slot_read(self, field: str) -> int:
-        return self.memory.read_u64(self.slot_pa + SLOT_OFFSETS[field])
+        return self.memory.read_u64(self.slot_pa + SLOT_FIELDS[field])
 
     def slot_write(self, field: str, value: int) -> None:
-        self.memory.write_u64(self.slot_pa + SLOT_OFFSETS[field], value & 0xFFFFFFFFFFFFFFFF)
+        self.memory.write_u64(self.slot_pa + SLOT_FIELDS[field], value & 0xFFFFFFFFFFFFFFFF)
 
     def close(self) -> None:
         self.vm.close()

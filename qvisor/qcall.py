@@ -14,10 +14,11 @@ from qkernel.errors import MustExit
 from qkernel.kernel import Kernel, TaskExit
 from qkernel.task import Task
 from qvisor.kvm import ffi, lib
-from qvisor.machine import QCALL, Machine
+from generated import qcall as qc
+from qvisor.machine import Machine
 
-KIND_RETURN = QCALL["kinds"]["return"]
-KIND_EXIT = QCALL["kinds"]["exit"]
+KIND_RETURN = qc.KIND_RETURN
+KIND_EXIT = qc.KIND_EXIT
 ARG_FIELDS = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5")
 
 
@@ -35,7 +36,7 @@ class QCallServer:
     def start(self) -> None:
         global _active
         _active = self
-        lib.qv_poller_start(int(QCALL["poller_idle_spin_us"]) * 1000)
+        lib.qv_poller_start(qc.POLLER_IDLE_SPIN_US * 1000)
 
     def stop(self) -> None:
         global _active

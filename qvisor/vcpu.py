@@ -18,12 +18,13 @@ from qkernel.kernel import Kernel, TaskExit
 from qkernel.task import Task
 from qvisor import layout
 from qvisor.kvm import ffi, lib
-from qvisor.machine import QCALL, Machine
+from generated import qcall as qc
+from qvisor.machine import Machine
 
-KIND_RETURN = QCALL["kinds"]["return"]
-KIND_EXIT = QCALL["kinds"]["exit"]
-PORT_QCALL = QCALL["ports"]["qcall"]
-PORT_EXCEPTION = QCALL["ports"]["exception"]
+KIND_RETURN = qc.KIND_RETURN
+KIND_EXIT = qc.KIND_EXIT
+PORT_QCALL = qc.PORT_QCALL
+PORT_EXCEPTION = qc.PORT_EXCEPTION
 ARG_FIELDS = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5")
 PTE_ENTRY_SIZE = 24
 PTE_LIST_CAPACITY = (layout.PTE_LIST_SIZE - 8) // PTE_ENTRY_SIZE

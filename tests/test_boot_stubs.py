@@ -9,10 +9,10 @@ import pytest
 from codegen import boot
 from generated import boot_stubs
 from qvisor import layout
-from qvisor.machine import QCALL
+from generated import qcall as qc
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SLOT = QCALL["page_va"] + QCALL["slot_offset"]
+SLOT = qc.PAGE_VA + qc.SLOT_OFFSET
 STUBS = {"trampoline_pvm": boot_stubs.TRAMPOLINE_PVM, "trampoline_vmx": boot_stubs.TRAMPOLINE_VMX,
          "exceptions": boot_stubs.EXCEPTIONS}
 
@@ -55,7 +55,7 @@ def test_trampoline_touches_only_its_slot(name: str) -> None:
     # absolute or RIP-relative access must land inside the QCall slot.
     for insn in disassemble(STUBS[name]):
         for target in memory_targets(insn):
-            assert SLOT <= target < SLOT + QCALL["slot_size"], f"{insn.mnemonic} {insn.op_str}"
+            assert SLOT <= target < SLOT + qc.SLOT_SIZE, f"{insn.mnemonic} {insn.op_str}"
 
 
 def test_pvm_trampoline_has_no_privileged_instructions() -> None:
@@ -63,7 +63,7 @@ def test_pvm_trampoline_has_no_privileged_instructions() -> None:
     for insn in disassemble(boot_stubs.TRAMPOLINE_PVM):
         assert insn.mnemonic not in ("sysret", "sysretq", "iretq", "hlt", "invlpg", "cli", "sti")
         if insn.mnemonic == "out":
-            assert insn.op_str == f"{QCALL['ports']['qcall']:#x}, al"
+            assert insn.op_str == f"{qc.PORT_QCALL:#x}, al"
 
 
 def test_trampoline_preserves_red_zone() -> None:

@@ -1,0 +1,1 @@
+"""quark's benchmarks (`make bench`): ratios against native and runc, in one run."""
