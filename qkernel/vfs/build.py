@@ -1,0 +1,100 @@
+"""build_vfs: the mount tree of a sandbox, from its KernelConfig.
+
+Root: the rootfs directory (HostFileSystem). Always: /proc (procfs) and /dev
+(in-kernel devices; a configured tmpfs on /dev is replaced by it). bind:
+the source directory, read-only with "ro". tmpfs: served by a host
+directory created under the sandbox's temp dir (removed by Vfs.close()), so
+it is disk-backed and its size= option is not enforced yet. Other types
+(sysfs, devpts, mqueue, cgroup, ...) are logged as not served and appear as
+empty read-only directories.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import tempfile
+
+from qkernel.config import KernelConfig, MountSpec
+from qkernel.creds import Credentials
+from qkernel.errors import SyscallError
+from qkernel.vfs.devices import build_devfs
+from qkernel.vfs.fscontext import FsContext
+from qkernel.vfs.fsbase import Parts
+from qkernel.vfs.hostfs import HostFileSystem
+from qkernel.vfs.memfs import MemFileSystem
+from qkernel.vfs.mounts import Vfs
+from qkernel.vfs.procfs import ProcFileSystem
+from qkernel.vfs.walk import resolve
+
+EMPTYFS_DEV = 0x09
+
+
+def _parts(path: str) -> Parts:
+    norm = posixpath.normpath("/" + path)
+    return tuple(p for p in norm.split("/") if p)
+
+
+def build_vfs(config: KernelConfig, log: logging.Logger | None = None,
+              temp_base: str | None = None) -> Vfs:
+    log = log or logging.getLogger("qkernel.vfs")
+    vfs = Vfs(HostFileSystem(config.rootfs, readonly=config.readonly_root), log)
+    vfs.root_mount.source = config.rootfs
+    vfs.mount(("proc",), ProcFileSystem(), "proc", "proc")
+    vfs.mount(("dev",), build_devfs(), "devfs", "devtmpfs")
+    for spec in config.mounts:
+        _mount_one(vfs, spec, log, temp_base)
+    return vfs
+
+
+def _mount_one(vfs: Vfs, spec: MountSpec, log: logging.Logger, temp_base: str | None) -> None:
+    point = _parts(spec.destination)
+    kind = spec.type or ("bind" if "bind" in spec.options or "rbind" in spec.options else "none")
+    if kind == "none" and ("bind" in spec.options or "rbind" in spec.options):
+        kind = "bind"
+    if kind == "bind":
+        vfs.mount(point, HostFileSystem(spec.source, readonly=spec.readonly), spec.source, "bind", spec.options)
+    elif kind == "proc":
+        return                          # /proc is always ours
+    elif kind == "tmpfs" and point == ("dev",):
+        return                          # /dev is served by the in-kernel devices
+    elif kind == "tmpfs":
+        host_dir = tempfile.mkdtemp(prefix="quark-tmpfs-", dir=temp_base)
+        os.chmod(host_dir, _tmpfs_mode(spec.options))
+        vfs.temp_dirs.append(host_dir)
+        vfs.mount(point, HostFileSystem(host_dir, readonly=spec.readonly), "tmpfs", "tmpfs", spec.options)
+    else:
+        log.info("mount %s on %s: type not served yet (empty read-only directory)",
+                 kind, spec.destination)
+        vfs.mount(point, MemFileSystem(EMPTYFS_DEV, readonly=True), spec.source or kind, kind, spec.options)
+
+
+def _tmpfs_mode(options: list[str]) -> int:
+    for opt in options:
+        if opt.startswith("mode="):
+            try:
+                return int(opt[5:], 8)
+            except ValueError:
+                pass
+    return 0o1777
+
+
+def initial_fs_context(vfs: Vfs, config: KernelConfig) -> FsContext:
+    """Root at /, cwd at config.cwd (/ when it cannot be resolved)."""
+    root = vfs.root()
+    ctx = FsContext(root, root, config.umask)
+    try:
+        ctx.cwd = resolve(vfs, _StartupTask(ctx), root, config.cwd or "/").loc
+    except SyscallError:
+        ctx.cwd = root
+    return ctx
+
+
+class _StartupTask:
+    """Enough of a task to resolve the start-up cwd, before any task exists."""
+
+    def __init__(self, ctx: FsContext) -> None:
+        self.fs = ctx
+        self.pid = 1
+        self.creds = Credentials()
+        self.exe_path = ""

@@ -1,0 +1,243 @@
+"""Open files backed by a host fd: regular files, directories, and the
+sandbox's own stdio (a host tty, pipe or file handed to the container).
+
+The host fd's own offset is the description's offset, so dup'ed guest fds
+share it exactly as on Linux, and O_APPEND is the host's.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import stat as st_mod
+import struct
+from typing import Any
+
+from qkernel.errors import MustExit, SyscallError
+from qkernel.vfs import abi
+from qkernel.vfs.file import MAX_RW, DirEntry, OpenFile
+from qkernel.vfs.hostpath import utimensat
+from qkernel.vfs.statinfo import StatInfo
+
+
+def _host(fn, *a):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*a)
+    except OSError as e:
+        raise SyscallError(e.errno or errno.EIO) from None
+
+
+def in_poller(task: Any) -> bool:
+    fn = getattr(task.kernel, "in_poller", None)
+    return bool(fn is not None and fn())
+
+
+class HostFdFile(OpenFile):
+    """What all host-fd files share: stat, metadata through the fd, release."""
+
+    def __init__(self, fd: int, flags: int, path: str, location: Any = None, readonly: bool = False) -> None:
+        super().__init__(flags, path, location)
+        self.fd = fd
+        self.readonly = readonly
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def stat(self, task: Any) -> StatInfo:
+        return StatInfo.from_host(_host(os.fstat, self.fd))
+
+    def fsync(self, task: Any) -> None:
+        try:
+            os.fsync(self.fd)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EROFS):   # ttys/pipes: nothing to flush
+                raise SyscallError(e.errno or errno.EIO) from None
+
+    def _check_meta(self) -> None:
+        if self.flags & abi.O_PATH:
+            raise SyscallError(errno.EBADF)
+        if self.readonly:
+            raise SyscallError(errno.EROFS)
+
+    def chmod(self, task: Any, mode: int) -> None:
+        self._check_meta()
+        hst = _host(os.fstat, self.fd)
+        if task.creds.fsuid != 0 and hst.st_uid != task.creds.fsuid:
+            raise SyscallError(errno.EPERM)
+        _host(os.fchmod, self.fd, mode & 0o7777)
+
+    def chown(self, task: Any, uid: int, gid: int) -> None:
+        self._check_meta()
+        if task.creds.fsuid != 0:
+            hst = _host(os.fstat, self.fd)
+            if uid != -1 and uid != hst.st_uid or gid != -1 and (
+                    hst.st_uid != task.creds.fsuid or (gid != task.creds.fsgid and gid not in task.creds.groups)):
+                raise SyscallError(errno.EPERM)
+        _host(os.fchown, self.fd, uid, gid)
+
+    def utimens(self, task: Any, atime: tuple[int, int], mtime: tuple[int, int]) -> None:
+        self._check_meta()
+        utimensat(self.fd, None, (atime, mtime), 0)
+
+
+class HostFile(HostFdFile):
+    """A regular file (or a fifo/socket/device node found in the rootfs)."""
+    seekable = True
+
+    def read(self, task: Any, n: int) -> bytes:
+        return _host(os.read, self.fd, min(n, MAX_RW))
+
+    def write(self, task: Any, data: bytes) -> int:
+        return _host(os.write, self.fd, data)
+
+    def pread(self, task: Any, n: int, offset: int) -> bytes:
+        return _host(os.pread, self.fd, min(n, MAX_RW), offset)
+
+    def pwrite(self, task: Any, data: bytes, offset: int) -> int:
+        return _host(os.pwrite, self.fd, data, offset)
+
+    def lseek(self, task: Any, offset: int, whence: int) -> int:
+        return _host(os.lseek, self.fd, offset, whence)
+
+    def truncate(self, task: Any, length: int) -> None:
+        if self.readonly:
+            raise SyscallError(errno.EROFS)
+        if not self.writable:
+            raise SyscallError(errno.EINVAL)
+        _host(os.ftruncate, self.fd, length)
+
+    def bytes_available(self) -> int:
+        hst = _host(os.fstat, self.fd)
+        if st_mod.S_ISREG(hst.st_mode):
+            return max(0, hst.st_size - _host(os.lseek, self.fd, 0, os.SEEK_CUR))
+        raise SyscallError(errno.ENOTTY)
+
+
+class HostDir(HostFdFile):
+    """A directory; getdents pages through a listing taken at offset 0 (the
+    offset is an index into it, which is what d_off/lseek hand back)."""
+    seekable = True
+
+    def __init__(self, fd: int, flags: int, path: str, location: Any = None, readonly: bool = False) -> None:
+        super().__init__(fd, flags, path, location, readonly)
+        self._listing: list[DirEntry] | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return True
+
+    def read(self, task: Any, n: int) -> bytes:
+        raise SyscallError(errno.EISDIR)
+
+    def write(self, task: Any, data: bytes) -> int:
+        raise SyscallError(errno.EBADF)
+
+    def pread(self, task: Any, n: int, offset: int) -> bytes:
+        raise SyscallError(errno.EISDIR)
+
+    def lseek(self, task: Any, offset: int, whence: int) -> int:
+        if whence == abi.SEEK_END:
+            raise SyscallError(errno.EINVAL)
+        return super().lseek(task, offset, whence)
+
+    def readdir(self, task: Any) -> list[DirEntry]:
+        if self._listing is None or self.offset == 0:
+            self._listing = self._list()
+        return self._listing
+
+    def _list(self) -> list[DirEntry]:
+        me = _host(os.fstat, self.fd).st_ino
+        out = [DirEntry(me, abi.DT_DIR, b"."), DirEntry(me, abi.DT_DIR, b"..")]
+        try:
+            with os.scandir(self.fd) as it:
+                for e in it:
+                    out.append(DirEntry(e.inode(), _dtype(e), os.fsencode(e.name)))
+        except OSError as e:
+            raise SyscallError(e.errno or errno.EIO) from None
+        return out
+
+
+def _dtype(e: os.DirEntry) -> int:  # type: ignore[type-arg]
+    try:
+        if e.is_symlink():
+            return abi.DT_LNK
+        if e.is_dir(follow_symlinks=False):
+            return abi.DT_DIR
+        if e.is_file(follow_symlinks=False):
+            return abi.DT_REG
+        return abi.dtype_of_mode(e.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return abi.DT_UNKNOWN
+
+
+class HostStream(HostFdFile):
+    """The container's stdio: a host tty, pipe or file dup'ed at start-up.
+    tty ioctls are forwarded to the host fd; process groups are the guest's."""
+
+    def __init__(self, fd: int, flags: int, path: str) -> None:
+        super().__init__(fd, flags, path)
+        self.is_tty = os.isatty(fd)
+        self.seekable = st_mod.S_ISREG(os.fstat(fd).st_mode)
+        self.fg_pgrp: int | None = None      # the tty's foreground group, guest pids
+
+    def read(self, task: Any, n: int) -> bytes:
+        if not self.flags & abi.O_NONBLOCK and in_poller(task):
+            r, _, _ = select.select([self.fd], [], [], 0)
+            if not r:
+                raise MustExit()          # would block: serve it on the vCPU thread
+        if self.flags & abi.O_NONBLOCK:
+            r, _, _ = select.select([self.fd], [], [], 0)
+            if not r:
+                raise SyscallError(errno.EAGAIN)
+        return _host(os.read, self.fd, min(n, MAX_RW))
+
+    def write(self, task: Any, data: bytes) -> int:
+        return _host(os.write, self.fd, data)
+
+    def pread(self, task: Any, n: int, offset: int) -> bytes:
+        return _host(os.pread, self.fd, min(n, MAX_RW), offset)
+
+    def pwrite(self, task: Any, data: bytes, offset: int) -> int:
+        return _host(os.pwrite, self.fd, data, offset)
+
+    def lseek(self, task: Any, offset: int, whence: int) -> int:
+        return _host(os.lseek, self.fd, offset, whence)
+
+    def bytes_available(self) -> int:
+        buf = _host(fcntl.ioctl, self.fd, abi.FIONREAD, b"\0\0\0\0")
+        return struct.unpack("<i", buf)[0]
+
+    def ioctl(self, task: Any, cmd: int, arg: int) -> int:
+        if not self.is_tty:
+            raise SyscallError(errno.ENOTTY)
+        if cmd == abi.TCGETS:
+            task.mm.copy_out(arg, _host(fcntl.ioctl, self.fd, cmd, bytes(abi.TERMIOS_SIZE)))
+        elif cmd in (abi.TCSETS, abi.TCSETSW, abi.TCSETSF):
+            _host(fcntl.ioctl, self.fd, cmd, task.mm.copy_in(arg, abi.TERMIOS_SIZE))
+        elif cmd == abi.TIOCGWINSZ:
+            task.mm.copy_out(arg, _host(fcntl.ioctl, self.fd, cmd, bytes(abi.WINSIZE_SIZE)))
+        elif cmd == abi.TIOCSWINSZ:
+            _host(fcntl.ioctl, self.fd, cmd, task.mm.copy_in(arg, abi.WINSIZE_SIZE))
+        elif cmd == abi.TIOCGPGRP:
+            # The host's process groups mean nothing in the guest: answer the guest's.
+            task.mm.write_u32(arg, self.fg_pgrp if self.fg_pgrp is not None else task.pgid)
+        elif cmd == abi.TIOCSPGRP:
+            self.fg_pgrp = task.mm.read_u32(arg)
+        else:
+            raise SyscallError(errno.ENOTTY)
+        return 0
+
+    def proc_link(self) -> str:
+        if self.path:
+            return self.path
+        hst = os.fstat(self.fd)
+        if self.is_tty:
+            return "/dev/console"
+        if st_mod.S_ISFIFO(hst.st_mode):
+            return f"pipe:[{hst.st_ino}]"
+        if st_mod.S_ISSOCK(hst.st_mode):
+            return f"socket:[{hst.st_ino}]"
+        return "/dev/null"
