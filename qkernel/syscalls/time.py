@@ -172,12 +172,10 @@ def sys_clock_nanosleep(task: Any, clockid: int, flags: int, req: int, rem: int)
         # A per-thread CPU clock cannot be slept on (Linux: EINVAL).
         if not _cpu_clock_ok(task, clockid) or clockid & 4:
             raise SyscallError(errno.EINVAL)
-    elif clockid == clock.CLOCK_THREAD_CPUTIME_ID:
-        raise SyscallError(errno.EINVAL)
     elif clockid not in clock.KNOWN_CLOCKS:
         raise SyscallError(errno.EINVAL)
     elif clockid not in _NSLEEP_CLOCKS:
-        raise SyscallError(errno.EOPNOTSUPP)   # MONOTONIC_RAW and the coarse clocks
+        raise SyscallError(errno.EOPNOTSUPP)   # THREAD_CPUTIME, MONOTONIC_RAW, coarse
     elif clockid in (clock.CLOCK_REALTIME_ALARM, clock.CLOCK_BOOTTIME_ALARM) \
             and task.creds.euid != 0:
         raise SyscallError(errno.EPERM)
