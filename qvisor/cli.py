@@ -30,12 +30,8 @@ class UsageError(Exception):
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
-        quark_version = version("quark")
-    except Exception:   # not installed (run from the checkout): use ours
-        quark_version = VERSION
-    return f"quark version {quark_version}\nspec: {OCI_VERSION}"
+    # VERSION, not importlib.metadata: that import alone costs ~13 ms of every start.
+    return f"quark version {VERSION}\nspec: {OCI_VERSION}"
 
 
 def build_parser() -> argparse.ArgumentParser:

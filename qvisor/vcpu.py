@@ -12,8 +12,6 @@ import errno
 import signal
 import struct
 
-import capstone
-
 from qkernel.kernel import Kernel, TaskExit
 from qkernel.task import Task
 from qvisor import layout
@@ -200,6 +198,7 @@ class VcpuRunner:
 
 
 def _disassemble(code: bytes, address: int, count: int = 6) -> str:
+    import capstone   # only for diagnostics: keep it off the start-up path
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     out = [f"  {i.address:#x}: {i.mnemonic} {i.op_str}" for i in md.disasm(code, address)][:count]
     return "\n".join(out) if out else f"  {address:#x}: <undecodable {code[:16].hex()}>"
