@@ -103,8 +103,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("run %s: bundle %s, args %s", cid, os.path.abspath(bundle), config.args)
     # Imported here: the sandbox pulls in KVM and the native loop, which
     # `quark spec` and `quark --help` must not need.
-    from qvisor.sandbox import run_sandbox
-    status = run_sandbox(config)
+    from qvisor.sandbox import SandboxError, run_sandbox
+    try:
+        status = run_sandbox(config, log)
+    except SandboxError as err:
+        log.error("run %s: %s", cid, err)
+        print(f"quark: {err}", file=sys.stderr)
+        return err.status
     log.info("run %s: exit status %s", cid, status)
     return int(status)
 
