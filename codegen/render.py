@@ -120,6 +120,7 @@ def render_all(spec_dir: Path) -> tuple[dict[str, str], list[str]]:
         out["qcall.inc"] = env.get_template("qcall.inc.j2").render(q=view, hexv=hexv)
     # Guest stubs: boot/ templates assembled with keystone against the same specs.
     from codegen import boot
-    for rel, text in boot.generate(spec_dir, spec_dir.parent / "boot").items():
-        out[rel.removeprefix("generated/")] = text
+    if specs.qcall is not None and (spec_dir.parent / "boot").is_dir():
+        for rel, text in boot.generate(spec_dir, spec_dir.parent / "boot").items():
+            out[rel.removeprefix("generated/")] = text
     return out, specs.syscalls.warnings
