@@ -139,8 +139,11 @@ class VcpuRunner:
         chunk = self._flush_left[:PTE_LIST_CAPACITY]
         self._flush_left = self._flush_left[PTE_LIST_CAPACITY:]
         words = [len(chunk)]
-        for pte_pa, value, va in chunk:
-            words += [layout.kva(pte_pa), value, va]
+        read = self.machine.memory.read_u64
+        for pte_pa, _queued, va in chunk:
+            # The entry's value now, not when it was queued: a later mapping
+            # (MAP_FIXED over the range) may already have refilled it.
+            words += [layout.kva(pte_pa), read(pte_pa), va]
         self.machine.memory.write(layout.PTE_LIST_PA, struct.pack(f"<{len(words)}Q", *words))
 
     # ---- exceptions ------------------------------------------------------------------

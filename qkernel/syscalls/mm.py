@@ -61,7 +61,7 @@ def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
         # Shared anonymous memory is private until fork exists.
         return mm.map_anonymous(addr, length, prot, flags)
     file = task.fds.get(fd)
-    if not file.readable():
+    if not file.readable:
         raise SyscallError(errno.EACCES)
     if map_type != MAP_PRIVATE and prot & PROT_WRITE:
         raise SyscallError(errno.ENODEV, "writable shared file mappings are not supported yet")

@@ -99,8 +99,13 @@ class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
 
-_utimensat = _libc.utimensat
-_utimensat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+_SYS_UTIMENSAT = 280
+
+
+def _utimensat(dirfd: int, name: bytes | None, times: ctypes.c_void_p | None, flags: int) -> int:
+    # The raw syscall: glibc's wrapper refuses a NULL name, which futimens needs.
+    return _libc.syscall(_SYS_UTIMENSAT, ctypes.c_int(dirfd), ctypes.c_char_p(name),
+                         times, ctypes.c_int(flags))
 
 
 def utimensat(dirfd: int, name: str | None, times: tuple[tuple[int, int], tuple[int, int]] | None,

@@ -37,6 +37,9 @@ class Pipe:
 
 
 class PipeEnd(OpenFile):
+    def fsync(self, task: Any) -> None:
+        raise SyscallError(errno.EINVAL)      # as Linux: pipes cannot be synced
+
     def __init__(self, pipe: Pipe, flags: int, uid: int = 0, gid: int = 0) -> None:
         super().__init__(flags, f"pipe:[{pipe.ino}]")
         self.pipe = pipe

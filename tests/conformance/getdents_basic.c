@@ -1,4 +1,4 @@
-// covers: getdents64
+// covers: getdents64 getdents
 #include "qc.h"
 #include <dirent.h>
 
@@ -47,6 +47,25 @@ int main(void) {
     n = syscall(SYS_getdents64, fd, buf, sizeof buf);
     for (long off = 0; off < n; off += ((struct d64 *)(buf + off))->reclen) count++;
     printf("empty dir entries: %d\n", count);
+    close(fd);
+    /* The old getdents: d_ino, d_off, d_reclen, name, then d_type in the last byte. */
+    fd = open("dir", O_RDONLY | O_DIRECTORY);
+    n = syscall(SYS_getdents, fd, buf, sizeof buf);
+    count = 0;
+    int types_ok = 1;
+    for (long off = 0; off < n;) {
+        unsigned short reclen = *(unsigned short *)(buf + off + 16);
+        char *name = buf + off + 18;
+        unsigned char type = buf[off + reclen - 1];
+        if (strcmp(name, "c_sub") == 0 && type != DT_DIR) types_ok = 0;
+        if (strcmp(name, "a_file") == 0 && type != DT_REG) types_ok = 0;
+        if (strcmp(name, "d_link") == 0 && type != DT_LNK) types_ok = 0;
+        count++;
+        off += reclen;
+    }
+    printf("getdents entries: %d\n", count);
+    qc_yes("getdents types", types_ok);
+    qc_rep("getdents efault", syscall(SYS_getdents, fd, BADPTR1, sizeof buf));
     close(fd);
     qc_leave();
     return 0;
