@@ -64,11 +64,16 @@ def boottime_ns(kernel: Any) -> int:
 def task_cpu_ns(task: Any) -> int:
     """CPU time of the task.
 
-    The vCPU loop accounts guest time in `task.cpu_time_ns`; until it does
-    (v0 runs one task per sandbox), the sandbox process's own CPU time is the
-    honest approximation: guest execution on a vCPU thread is charged to it.
+    The vCPU thread that runs the task records its CPU clock in
+    `task.extra["cpu_clock"]` as (clock id, value when the task started): guest
+    execution is charged to that thread by the host. Without one (unit
+    tests), the sandbox process's CPU time is the approximation.
     """
     accounted = int(getattr(task, "cpu_time_ns", 0) or 0)
+    clock = task.extra.get("cpu_clock") if hasattr(task, "extra") else None
+    if clock is not None:
+        clock_id, base = clock
+        return accounted + max(time.clock_gettime_ns(clock_id) - base, 0)
     if accounted > 0:
         return accounted
     return time.process_time_ns()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import signal
 import struct
+import threading
+import time
 
 from qkernel.kernel import Kernel, TaskExit
 from qkernel.task import Task
@@ -72,6 +74,9 @@ class VcpuRunner:
             setattr(regs, name, 0)
         regs.rip, regs.rsp, regs.rflags = entry, rsp, 0x202
         self.handle.set_regs(regs)
+        # The task's CPU time is this thread's from now on (guest time included).
+        clock_id = time.pthread_getcpuclockid(threading.get_ident())
+        self.task.extra["cpu_clock"] = (clock_id, time.clock_gettime_ns(clock_id))
 
     def run(self) -> None:
         """Run until the task exits (TaskExit propagates) or the guest crashes."""
