@@ -22,7 +22,7 @@ $(PY):
 	python3 -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -e . pytest
+	$(PIP) install --config-settings editable_mode=compat -e . pytest
 	touch $@
 
 venv: $(STAMP)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import secrets
 import sys
 from typing import Sequence
 
@@ -89,7 +88,7 @@ def resolve_run_target(bundle: str | None, cid: str | None) -> tuple[str, str]:
     if bundle is None and cid is not None and _looks_like_bundle(cid):
         bundle, cid = cid, None
     if cid is None:
-        cid = f"quark-{os.getpid()}-{secrets.token_hex(3)}"
+        cid = f"quark-{os.getpid()}-{os.urandom(3).hex()}"
     elif not _ID_RE.match(cid):
         raise UsageError(f"invalid container id {cid!r}: use letters, digits, '_', '+', '-', '.'")
     return (bundle if bundle is not None else "."), cid
