@@ -84,14 +84,21 @@ class Kernel:
         """Serve one syscall; returns the value for rax (result or -errno).
 
         TaskExit and MustExit propagate; nothing else does."""
-        result = self._table.dispatch(task, nr, *args)
-        if self.config.strace:
-            self._strace(task, nr, args, result)
+        if not self.config.strace:
+            return self._table.dispatch(task, nr, *args)
+        try:
+            result = self._table.dispatch(task, nr, *args)
+        except TaskExit:
+            self._strace(task, nr, args, None)      # exit never returns: "= ?" as strace
+            raise
+        self._strace(task, nr, args, result)
         return result
 
-    def _strace(self, task: Task, nr: int, args: tuple[int, ...], result: int) -> None:
+    def _strace(self, task: Task, nr: int, args: tuple[int, ...], result: int | None) -> None:
         try:
-            line = self._table.format_call(task, nr, args, result)
+            line = self._table.format_call(task, nr, args, 0 if result is None else result)
+            if result is None:
+                line = line.rsplit(" = ", 1)[0] + " = ?"
         except Exception as exc:  # noqa: BLE001 - tracing must never break the guest
             line = f"syscall_{nr}(...) = {result} <format error: {exc}>"
         print(f"[{task.tid}] {line}", file=self.strace_out, flush=True)
