@@ -1,7 +1,7 @@
 """UNIT tests of the identity, time and process handlers.
 
 They call the handlers directly with a stand-in task whose guest memory is a
-bytearray (FakeMM below, defined here only).  They check argument validation,
+real AddressSpace with one flat mapping (tests/memory.py).  They check argument validation,
 guest-struct layouts and bookkeeping; the acceptance tests are the real
 guests under tests/conformance/.
 """
@@ -21,51 +21,12 @@ from qkernel.errors import MustExit, SyscallError
 from qkernel.syscalls import identity, process
 from qkernel.syscalls import time as qtime
 from qkernel.task import Task
+from tests.memory import FlatMemory
 
 BASE = 0x10000
 SIZE = 0x10000
 
 
-class FakeMM:
-    """Guest memory stand-in: one flat mapping [BASE, BASE+SIZE)."""
-
-    def __init__(self) -> None:
-        self.mem = bytearray(SIZE)
-
-    def _off(self, addr: int, n: int) -> int:
-        if addr < BASE or addr + n > BASE + SIZE:
-            raise SyscallError(errno.EFAULT)
-        return addr - BASE
-
-    def copy_in(self, addr: int, n: int) -> bytes:
-        o = self._off(addr, n)
-        return bytes(self.mem[o:o + n])
-
-    def copy_out(self, addr: int, data: bytes) -> None:
-        o = self._off(addr, len(data))
-        self.mem[o:o + len(data)] = data
-
-    def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
-        out = bytearray()
-        while True:
-            b = self.copy_in(addr + len(out), 1)
-            if b == b"\0":
-                return bytes(out)
-            out += b
-            if len(out) >= limit:
-                raise SyscallError(errno.ENAMETOOLONG)
-
-    def read_u32(self, addr: int) -> int:
-        return struct.unpack("<I", self.copy_in(addr, 4))[0]
-
-    def read_u64(self, addr: int) -> int:
-        return struct.unpack("<Q", self.copy_in(addr, 8))[0]
-
-    def write_u32(self, addr: int, v: int) -> None:
-        self.copy_out(addr, struct.pack("<I", v & 0xFFFFFFFF))
-
-    def write_u64(self, addr: int, v: int) -> None:
-        self.copy_out(addr, struct.pack("<Q", v & (1 << 64) - 1))
 
 
 class FakeKernel:
@@ -94,7 +55,7 @@ class FakeKernel:
 
 @pytest.fixture
 def task() -> Task:
-    return Task(kernel=FakeKernel(), mm=FakeMM(), fds=None, fs=None,  # type: ignore[arg-type]
+    return Task(kernel=FakeKernel(), mm=FlatMemory(), fds=None, fs=None,  # type: ignore[arg-type]
                 creds=Credentials(), pid=1, tid=1)
 
 

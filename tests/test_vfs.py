@@ -13,6 +13,7 @@ from qkernel.creds import Credentials
 from qkernel.errors import MustExit, SyscallError
 from qkernel.syscalls import fs
 from qkernel.task import Task
+from tests.memory import FlatMemory
 from qkernel.vfs import abi
 from qkernel.vfs.build import build_vfs, initial_fs_context
 from qkernel.vfs.fdtable import FdTable
@@ -20,56 +21,6 @@ from qkernel.vfs.fdtable import FdTable
 BASE = 0x10000
 
 
-class FakeMM:
-    """Stand-in for the mm engineer's AddressSpace: one flat region."""
-
-    def __init__(self, size: int = 1 << 20) -> None:
-        self.mem = bytearray(size)
-        self.brk = BASE + 0x1000
-
-    def _off(self, addr: int, n: int) -> int:
-        if addr < BASE or addr + n > BASE + len(self.mem):
-            raise SyscallError(errno.EFAULT)
-        return addr - BASE
-
-    def copy_in(self, addr: int, n: int) -> bytes:
-        o = self._off(addr, n)
-        return bytes(self.mem[o:o + n])
-
-    def copy_out(self, addr: int, data: bytes) -> None:
-        o = self._off(addr, len(data))
-        self.mem[o:o + len(data)] = data
-
-    def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
-        o = self._off(addr, 1)
-        end = self.mem.find(b"\0", o, o + limit + 1)
-        if end < 0:
-            raise SyscallError(errno.ENAMETOOLONG)
-        return bytes(self.mem[o:end])
-
-    def read_u32(self, addr: int) -> int:
-        return struct.unpack("<I", self.copy_in(addr, 4))[0]
-
-    def write_u32(self, addr: int, v: int) -> None:
-        self.copy_out(addr, struct.pack("<I", v))
-
-    def read_u64(self, addr: int) -> int:
-        return struct.unpack("<Q", self.copy_in(addr, 8))[0]
-
-    def write_u64(self, addr: int, v: int) -> None:
-        self.copy_out(addr, struct.pack("<Q", v))
-
-    # test helpers
-    def alloc(self, data: bytes | int) -> int:
-        n = data if isinstance(data, int) else len(data)
-        addr = self.brk
-        self.brk += (n + 15) & ~15
-        if not isinstance(data, int):
-            self.copy_out(addr, data)
-        return addr
-
-    def s(self, text: str) -> int:
-        return self.alloc(text.encode() + b"\0")
 
 
 class FakeKernel:
@@ -96,7 +47,7 @@ def make_task(rootfs, **cfg) -> Task:
     config = KernelConfig(rootfs=str(rootfs), args=["/bin/sh"], **cfg)
     vfs = build_vfs(config)
     kernel = FakeKernel(vfs)
-    t = Task(kernel=kernel, mm=FakeMM(), fds=FdTable(), fs=initial_fs_context(vfs, config),
+    t = Task(kernel=kernel, mm=FlatMemory(), fds=FdTable(), fs=initial_fs_context(vfs, config),
              creds=Credentials.for_user(config.uid, config.gid), pid=1, tid=1)
     t.exe_path = "/bin/sh"
     return t
