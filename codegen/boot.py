@@ -76,10 +76,11 @@ def build_stubs(spec_dir: pathlib.Path, boot_dir: pathlib.Path) -> list[Assemble
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     tvars = template_vars(qcall)
     stubs = []
-    for name, va in (("trampoline_pvm", qcall["page_va"]),
-                     ("trampoline_vmx", qcall["page_va"]),
-                     ("exceptions", layout.kva(layout.STUBS_PA))):
-        source = env.get_template(f"{name}.S.j2").render(**tvars)
+    for name, template, va, extra in (
+            ("trampoline_pvm", "trampoline.S.j2", qcall["page_va"], {"ring3_entry": True}),
+            ("trampoline_vmx", "trampoline.S.j2", qcall["page_va"], {"ring3_entry": False}),
+            ("exceptions", "exceptions.S.j2", layout.kva(layout.STUBS_PA), {})):
+        source = env.get_template(template).render(**tvars, **extra)
         stubs.append(assemble(name, source, va))
     return stubs
 

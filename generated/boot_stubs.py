@@ -33,16 +33,16 @@ TRAMPOLINE_VMX = Stub(
     code=bytes.fromhex(
         "48a320f8ffffff7f000048893d1708000048893518080000488915190800004c89151a0800004c89051b0800004c890d"
         "1c08000048890d1d0800004c891d1e08000049bb00f8ffffff7f0000498b0b48ffc149890bb8400d0300f390493b4b08"
-        "7406ffc875f4e65149bb00f8ffffff7f000049837b100075ed498b4318498b4b584d8b5b604889ca48c1ea2f7503480f"
-        "070f0b0f0b"
+        "7406ffc875f4e65149bb00f8ffffff7f000049837b100075ed498b4318498b4b58498953684889ca48c1ea2f498b5368"
+        "75074d8b5b60480f070f0b0f0b"
     ),
     labels={
         "entry": 0x7ffffffff000,
         "spin": 0x7ffffffff05a,
         "exit_path": 0x7ffffffff066,
         "answered": 0x7ffffffff068,
-        "iret_path": 0x7ffffffff091,
-        "flush_doorbell": 0x7ffffffff093,
+        "iret_path": 0x7ffffffff099,
+        "flush_doorbell": 0x7ffffffff09b,
     },
 )
 

@@ -26,6 +26,7 @@ SLOT_ARG4 = 0x48
 SLOT_ARG5 = 0x50
 SLOT_RIP = 0x58
 SLOT_RFLAGS = 0x60
+SLOT_SCRATCH = 0x68
 
 
 class QCallSlot(ctypes.LittleEndianStructure):
@@ -45,7 +46,8 @@ class QCallSlot(ctypes.LittleEndianStructure):
         ("arg5", ctypes.c_uint64),
         ("rip", ctypes.c_uint64),
         ("rflags", ctypes.c_uint64),
-        ("_tail", ctypes.c_uint8 * 24),
+        ("scratch", ctypes.c_uint64),
+        ("_tail", ctypes.c_uint8 * 16),
     ]
 
 

@@ -85,3 +85,12 @@ def test_exception_entries_fit_the_ring0_budget() -> None:
         jumps = [i for i in insns[first:first + 3] if i.mnemonic == "jmp"]
         assert jumps and int(jumps[0].op_str, 16) == stub.labels["common"]
     assert stub.va >= layout.PHYSMAP_BASE
+
+
+def test_pvm_trampoline_writes_only_syscall_clobbers() -> None:
+    # Linux's syscall clobbers rax, rcx and r11 only; rsp moves and comes back.
+    allowed = {"rax", "eax", "al", "rcx", "r11", "r11d", "rsp", "rip", "rflags"}
+    for insn in disassemble(boot_stubs.TRAMPOLINE_PVM):
+        _, written = insn.regs_access()
+        names = {insn.reg_name(r) for r in written}
+        assert names <= allowed, f"{insn.mnemonic} {insn.op_str} writes {names - allowed}"
