@@ -3,21 +3,33 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import Protocol
 
-from qkernel.loader.elf import LoadedImage
 from qkernel.mm.address_space import STACK_TOP, AddressSpace
 from qkernel.mm.vma import MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_READ, PROT_WRITE
 
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
-AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_MINSIGSTKSZ = 23, 25, 26, 31, 51
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_SYSINFO_EHDR, AT_MINSIGSTKSZ = 23, 25, 26, 31, 33, 51
 
 STACK_SIZE = 8 << 20
 
 
-def build_stack(mm: AddressSpace, image: LoadedImage, argv: list[bytes], envp: list[bytes],
-                execfn: bytes, ids: tuple[int, int, int, int], hwcap: int) -> int:
-    """Map the stack and lay out the System V initial process stack; returns rsp."""
+class Image(Protocol):
+    """What the stack needs of the main program (LoadedImage, MappedElf)."""
+    entry: int
+    phdr: int
+    phnum: int
+    phent: int
+
+
+def build_stack(mm: AddressSpace, image: Image, argv: list[bytes], envp: list[bytes],
+                execfn: bytes, ids: tuple[int, int, int, int], hwcap: int, *,
+                interp_base: int = 0, vdso_base: int = 0) -> int:
+    """Map the stack and lay out the System V initial process stack; returns rsp.
+
+    `interp_base`: where the ELF interpreter was loaded (AT_BASE, 0 without one);
+    `vdso_base`: the vDSO's ELF header (AT_SYSINFO_EHDR, left out when 0)."""
     base = STACK_TOP - STACK_SIZE
     mm.map_anonymous(base, STACK_SIZE, PROT_READ | PROT_WRITE,
                      MAP_FIXED | MAP_PRIVATE | MAP_GROWSDOWN, name="[stack]")
@@ -43,12 +55,15 @@ def build_stack(mm: AddressSpace, image: LoadedImage, argv: list[bytes], envp: l
     uid, euid, gid, egid = ids
     auxv = [
         (AT_PHDR, image.phdr), (AT_PHENT, image.phent), (AT_PHNUM, image.phnum),
-        (AT_PAGESZ, 4096), (AT_BASE, 0), (AT_FLAGS, 0), (AT_ENTRY, image.entry),
+        (AT_PAGESZ, 4096), (AT_BASE, interp_base), (AT_FLAGS, 0), (AT_ENTRY, image.entry),
         (AT_UID, uid), (AT_EUID, euid), (AT_GID, gid), (AT_EGID, egid),
         (AT_SECURE, 0), (AT_RANDOM, addr(random_off)), (AT_HWCAP, hwcap), (AT_HWCAP2, 0),
         (AT_CLKTCK, 100), (AT_PLATFORM, addr(platform_off)), (AT_EXECFN, addr(execfn_off)),
-        (AT_MINSIGSTKSZ, 2048), (AT_NULL, 0),
+        (AT_MINSIGSTKSZ, 2048),
     ]
+    if vdso_base:
+        auxv.insert(0, (AT_SYSINFO_EHDR, vdso_base))    # first, as Linux orders it
+    auxv.append((AT_NULL, 0))
     words = [len(argv)] + [addr(o) for o in arg_offs] + [0] + [addr(o) for o in env_offs] + [0]
     for key, value in auxv:
         words += [key, value]

@@ -66,6 +66,10 @@ class AddressSpace:
         # (pte physical address, new value, va to invalidate) for the guest stub.
         self.flush_queue: list[tuple[int, int, int]] = []
         self.deferred_free: list[int] = []
+        # Page-cache frames are shared by every process mapping the file (and
+        # the vDSO's by all): this space must not free or write them. Set by
+        # the loader / file mmap (qkernel/mm/pagecache.py); None = none mapped.
+        self.page_cache: Any = None
 
     # ---- VMA bookkeeping -------------------------------------------------
     def _reindex(self) -> None:
@@ -121,8 +125,10 @@ class AddressSpace:
 
     # ---- mapping -----------------------------------------------------------
     def map_anonymous(self, addr: int, length: int, prot: int, flags: int,
-                      name: str = "", file_offset: int = 0) -> int:
-        """Map zeroed pages; returns the address. Follows mmap(2)'s placement rules."""
+                      name: str = "", file_offset: int = 0,
+                      frames: list[int] | None = None) -> int:
+        """Map zeroed pages; returns the address. Follows mmap(2)'s placement rules.
+        `frames`: map these (page-cache frames, one reference each) instead."""
         if length <= 0:
             raise SyscallError(errno.EINVAL)
         length = page_up(length)
@@ -149,7 +155,8 @@ class AddressSpace:
         self.vmas.append(vma)
         self._reindex()
         npages = length // PAGE
-        frames = self.frames.alloc_many(npages)
+        if frames is None:
+            frames = self.frames.alloc_many(npages)
         bits = pte_flags(prot)
         self.pt.write_range(addr, [pa | bits for pa in frames])
         return addr
@@ -188,7 +195,7 @@ class AddressSpace:
                     if pte & PTE_P:
                         self._queue_reduction(piece.start + i * PAGE, 0)
             self.pt.write_range(piece.start, [0] * npages)
-            self.deferred_free.extend(freed)
+            self.deferred_free.extend(self._own_frames(freed))
 
     def protect(self, addr: int, length: int, prot: int) -> None:
         if addr & (PAGE - 1):
@@ -218,6 +225,15 @@ class AddressSpace:
                 frame = pte & ADDR_MASK
                 if not pte & (PTE_P | PTE_RETAINED):
                     frame = self.frames.alloc()
+                elif new_bits & PTE_RW and self._is_shared(frame):
+                    # Writable now: this process gets its own copy of the shared
+                    # page; the swap of frames is stored by the guest stub.
+                    copy = self.page_cache.copy_frame(frame)
+                    self.page_cache.unref(frame)
+                    frame = copy
+                    if pte & PTE_P:
+                        self._queue_reduction(piece.start + i * PAGE, frame | new_bits)
+                        pte = 0          # queued already
                 value = frame | new_bits
                 if pte & PTE_P and (not value & PTE_P or (pte & PTE_RW and not value & PTE_RW)
                                     or (value & PTE_NX and not pte & PTE_NX)):
@@ -272,7 +288,7 @@ class AddressSpace:
             frames = self.frames.alloc_many((new_size - keep) // PAGE)
             bits = pte_flags(vma.prot)
             self.pt.write_range(target + keep, [pa | bits for pa in frames])
-        self.deferred_free.extend(freed_tail)
+        self.deferred_free.extend(self._own_frames(freed_tail))
         return target
 
     def discard(self, addr: int, length: int) -> None:
@@ -280,7 +296,8 @@ class AddressSpace:
         end = page_up(addr + length)
         ptes = self.pt.read_range(addr, (end - addr) // PAGE)
         for pte in ptes:
-            if pte & (PTE_P | PTE_RETAINED):
+            # A shared page-cache frame already holds what the file says.
+            if pte & (PTE_P | PTE_RETAINED) and not self._is_shared(pte & ADDR_MASK):
                 self.memory.discard(pte & ADDR_MASK, PAGE)
 
     def set_brk(self, new_brk: int) -> int:
@@ -300,6 +317,14 @@ class AddressSpace:
             return self.brk
         self.brk = new_brk
         return self.brk
+
+    # ---- shared frames (page cache, vDSO) ----------------------------------
+    def _is_shared(self, frame: int) -> bool:
+        return self.page_cache is not None and self.page_cache.owns(frame)
+
+    def _own_frames(self, frames: list[int]) -> list[int]:
+        """The frames this space may free; shared ones just lose our reference."""
+        return frames if self.page_cache is None else self.page_cache.release(frames)
 
     def take_flush(self) -> tuple[list[tuple[int, int, int]], list[int]]:
         """Hand the queued reductions (and frames to free after them) to the vCPU."""
@@ -383,6 +408,6 @@ class AddressSpace:
             for pte in self.pt.read_range(v.start, v.length // PAGE):
                 if pte & (PTE_P | PTE_RETAINED):
                     frames.append(pte & ADDR_MASK)
-        self.frames.free(frames + self.deferred_free)
+        self.frames.free(self._own_frames(frames) + self.deferred_free)
         self.vmas, self._starts, self.deferred_free, self.flush_queue = [], [], [], []
         self.pt.release()

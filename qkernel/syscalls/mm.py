@@ -10,6 +10,8 @@ import errno
 
 from qkernel.errors import MustExit, SyscallError
 from qkernel.mm.address_space import TASK_SIZE, page_up
+from qkernel.mm.pagecache import page_cache_for
+from qkernel.mm.physmem import PAGE
 from qkernel.mm.vma import (MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE,
                             MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ,
                             PROT_WRITE)
@@ -70,12 +72,41 @@ def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
         raise SyscallError(errno.ENODEV)
     if length > MAX_FILE_MAP:
         raise SyscallError(errno.ENOMEM)
+    name = getattr(file, "path", "") or "file"
+    if st.mode & 0o170000 == 0o100000:
+        return _map_cached(task, file, st, addr, length, prot, flags, offset, name)
+    # Devices and in-kernel files: a private copy of what reading them gives.
     data = file.pread(task, min(length, max(st.size - offset, 0)), offset) if st.size > offset else b""
-    start = mm.map_anonymous(addr, length, prot, flags, name=getattr(file, "path", "") or "file",
-                             file_offset=offset)
+    start = mm.map_anonymous(addr, length, prot, flags, name=name, file_offset=offset)
     if data:
         mm.write_initial(start, data)
     return start
+
+
+def _map_cached(task: Task, file: object, st: object, addr: int, length: int, prot: int,
+                flags: int, offset: int, name: str) -> int:
+    """A regular file's pages from the page cache shared by all processes:
+    mapped as they are (read-only PTEs) unless writable, then copied now
+    (mprotect to writable later copies too: AddressSpace.protect). Pages
+    wholly past EOF read as zero (Linux would raise SIGBUS).
+    Not kept: coherence of MAP_PRIVATE pages with later write(2)s to the file."""
+    mm = task.mm
+    cache = page_cache_for(task.kernel, mm)
+    npages = page_up(length) // PAGE
+    first = offset // PAGE
+    n_cached = max(0, min(npages, (st.size + PAGE - 1) // PAGE - first))   # type: ignore[attr-defined]
+    frames = cache.get_pages(task, file, st, first, n_cached)
+    try:
+        if prot & PROT_WRITE:
+            for i, frame in enumerate(frames):
+                frames[i] = cache.copy_frame(frame)
+                cache.unref(frame)
+        frames += mm.frames.alloc_many(npages - n_cached)
+        return mm.map_anonymous(addr, length, prot, flags, name=name, file_offset=offset,
+                                frames=frames)
+    except BaseException:
+        mm.frames.free(cache.release(frames))
+        raise
 
 
 def sys_munmap(task: Task, addr: int, length: int) -> int:
