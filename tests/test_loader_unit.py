@@ -348,3 +348,98 @@ def test_static_program_still_loads(kernel, memory, frames, rootfs) -> None:
     assert r.interp_base == 0 and r.entry == r.program_entry
     _, aux = auxv_of(mm, r.rsp)
     assert aux[stack.AT_BASE] == 0
+
+
+# ---- the vDSO -----------------------------------------------------------------------
+VDSO_SO = Path(__file__).resolve().parent.parent / "qkernel" / "vdso" / "vdso.so"
+
+
+@pytest.fixture(scope="module")
+def vdso_image() -> bytes:
+    from qkernel.vdso import build
+    if not VDSO_SO.exists():
+        if shutil.which("gcc") is None:
+            pytest.skip("no gcc to build the vDSO")
+        build.build()
+    return VDSO_SO.read_bytes()
+
+
+def test_vdso_symbols_resolve(vdso_image: bytes) -> None:
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerDefSection
+    elf = ELFFile(io.BytesIO(vdso_image))
+    dynsym = elf.get_section_by_name(".dynsym")
+    by_name = {s.name: s for s in dynsym.iter_symbols()}
+    for name in ("__vdso_clock_gettime", "__vdso_gettimeofday", "__vdso_time", "__vdso_getcpu",
+                 "clock_gettime", "gettimeofday", "time", "getcpu"):
+        assert by_name[name]["st_value"] and by_name[name]["st_info"]["type"] == "STT_FUNC"
+    assert by_name["clock_gettime"]["st_value"] == by_name["__vdso_clock_gettime"]["st_value"]
+    verdef = next(s for s in elf.iter_sections() if isinstance(s, GNUVerDefSection))
+    names = [next(aux).name for _, aux in verdef.iter_versions()]
+    assert "LINUX_2.6" in names
+    soname = [t.soname for t in elf.get_section_by_name(".dynamic").iter_tags()
+              if t.entry.d_tag == "DT_SONAME"]
+    assert soname == ["linux-vdso.so.1"]
+    from qkernel.vdso.build import check
+    check(vdso_image)                     # one read-only PT_LOAD, no relocations
+
+
+class _Native:
+    """The vDSO laid out as a guest sees it ([vvar][image]) in executable host
+    memory, so its functions run natively through ctypes."""
+
+    def __init__(self, image: bytes) -> None:
+        import mmap
+        from qkernel.vdso import flatten
+        flat = flatten(image)
+        self.buf = mmap.mmap(-1, PAGE + len(flat),
+                             prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        self.buf[PAGE:PAGE + len(flat)] = flat
+        self.view = memoryview(self.buf)
+        self.base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf)) + PAGE
+        from elftools.elf.elffile import ELFFile
+        self.syms = {s.name: s["st_value"] for s in
+                     ELFFile(io.BytesIO(image)).get_section_by_name(".dynsym").iter_symbols()}
+
+    def fn(self, name: str, restype, *argtypes):  # type: ignore[no-untyped-def]
+        return ctypes.CFUNCTYPE(restype, *argtypes)(self.base + self.syms[name])
+
+
+def test_vdso_clock_math_matches_host(vdso_image: bytes) -> None:
+    from qkernel.vdso.tsc import tsc_usable
+    from qkernel.vdso.vvar import Vvar
+    if not tsc_usable():
+        pytest.skip("no invariant TSC")
+    native = _Native(vdso_image)
+    boot = time.monotonic_ns() - 5_000_000_000          # "booted" 5 s ago
+    vvar = Vvar(native, 0, boot, use_tsc=True)
+    ts = (ctypes.c_int64 * 2)()
+    gettime = native.fn("__vdso_clock_gettime", ctypes.c_int, ctypes.c_long, ctypes.c_void_p)
+    assert gettime(1, ts) == 0              # mode 0 until calibrated: the real syscall
+    assert abs(ts[0] * 10**9 + ts[1] - time.monotonic_ns()) < 1_000_000
+    vvar.calibrate()
+    assert struct.unpack_from("<I", native.view, 4)[0] == 1
+    for clock, host in ((1, lambda: time.monotonic_ns() - boot), (0, time.time_ns),
+                        (7, lambda: time.monotonic_ns() - boot)):
+        assert gettime(clock, ts) == 0
+        assert abs(ts[0] * 10**9 + ts[1] - host()) < 1_000_000, clock
+    time.sleep(0.05)
+    vvar.refresh()
+    assert gettime(1, ts) == 0
+    assert abs(ts[0] * 10**9 + ts[1] - (time.monotonic_ns() - boot)) < 1_000_000
+    tv = (ctypes.c_int64 * 2)()
+    assert native.fn("__vdso_gettimeofday", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(tv, None) == 0
+    assert abs(tv[0] * 10**6 + tv[1] - time.time_ns() // 1000) < 1000
+    now = native.fn("__vdso_time", ctypes.c_long, ctypes.c_void_p)(None)
+    assert abs(now - time.time()) <= 1
+    # A clock the vDSO does not serve goes to the kernel.
+    assert gettime(2, ts) == 0              # CLOCK_PROCESS_CPUTIME_ID
+    # Monotonic never goes back, even across refreshes.
+    prev = 0
+    for _ in range(200):
+        gettime(1, ts)
+        cur = ts[0] * 10**9 + ts[1]
+        assert cur >= prev
+        prev = cur
+        if _ % 50 == 0:
+            vvar.refresh()
