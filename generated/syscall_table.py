@@ -68,13 +68,15 @@ _h_close = _resolve("qkernel.syscalls.fs", "sys_close")
 _h_stat = _resolve("qkernel.syscalls.fs", "sys_stat")
 _h_fstat = _resolve("qkernel.syscalls.fs", "sys_fstat")
 _h_lstat = _resolve("qkernel.syscalls.fs", "sys_lstat")
+_h_poll = _resolve("qkernel.syscalls.poll", "sys_poll")
 _h_lseek = _resolve("qkernel.syscalls.fs", "sys_lseek")
 _h_mmap = _resolve("qkernel.syscalls.mm", "sys_mmap")
 _h_mprotect = _resolve("qkernel.syscalls.mm", "sys_mprotect")
 _h_munmap = _resolve("qkernel.syscalls.mm", "sys_munmap")
 _h_brk = _resolve("qkernel.syscalls.mm", "sys_brk")
-_h_rt_sigaction = _resolve("qkernel.syscalls.process", "sys_rt_sigaction")
-_h_rt_sigprocmask = _resolve("qkernel.syscalls.process", "sys_rt_sigprocmask")
+_h_rt_sigaction = _resolve("qkernel.syscalls.signal", "sys_rt_sigaction")
+_h_rt_sigprocmask = _resolve("qkernel.syscalls.signal", "sys_rt_sigprocmask")
+_h_rt_sigreturn = _resolve("qkernel.syscalls.signal", "sys_rt_sigreturn")
 _h_ioctl = _resolve("qkernel.syscalls.fs", "sys_ioctl")
 _h_pread64 = _resolve("qkernel.syscalls.fs", "sys_pread64")
 _h_pwrite64 = _resolve("qkernel.syscalls.fs", "sys_pwrite64")
@@ -82,14 +84,22 @@ _h_readv = _resolve("qkernel.syscalls.fs", "sys_readv")
 _h_writev = _resolve("qkernel.syscalls.fs", "sys_writev")
 _h_access = _resolve("qkernel.syscalls.fs", "sys_access")
 _h_pipe = _resolve("qkernel.syscalls.fs", "sys_pipe")
-_h_sched_yield = _resolve("qkernel.syscalls.process", "sys_sched_yield")
+_h_select = _resolve("qkernel.syscalls.poll", "sys_select")
+_h_sched_yield = _resolve("qkernel.syscalls.sched", "sys_sched_yield")
 _h_mremap = _resolve("qkernel.syscalls.mm", "sys_mremap")
 _h_madvise = _resolve("qkernel.syscalls.mm", "sys_madvise")
 _h_dup = _resolve("qkernel.syscalls.fs", "sys_dup")
 _h_dup2 = _resolve("qkernel.syscalls.fs", "sys_dup2")
+_h_pause = _resolve("qkernel.syscalls.signal", "sys_pause")
 _h_nanosleep = _resolve("qkernel.syscalls.time", "sys_nanosleep")
 _h_getpid = _resolve("qkernel.syscalls.identity", "sys_getpid")
+_h_clone = _resolve("qkernel.syscalls.clone", "sys_clone")
+_h_fork = _resolve("qkernel.syscalls.clone", "sys_fork")
+_h_vfork = _resolve("qkernel.syscalls.clone", "sys_vfork")
+_h_execve = _resolve("qkernel.syscalls.execve", "sys_execve")
 _h_exit = _resolve("qkernel.syscalls.process", "sys_exit")
+_h_wait4 = _resolve("qkernel.syscalls.wait", "sys_wait4")
+_h_kill = _resolve("qkernel.syscalls.signal", "sys_kill")
 _h_uname = _resolve("qkernel.syscalls.identity", "sys_uname")
 _h_fcntl = _resolve("qkernel.syscalls.fs", "sys_fcntl")
 _h_fsync = _resolve("qkernel.syscalls.fs", "sys_fsync")
@@ -140,21 +150,40 @@ _h_getpgid = _resolve("qkernel.syscalls.process", "sys_getpgid")
 _h_setfsuid = _resolve("qkernel.syscalls.identity", "sys_setfsuid")
 _h_setfsgid = _resolve("qkernel.syscalls.identity", "sys_setfsgid")
 _h_getsid = _resolve("qkernel.syscalls.process", "sys_getsid")
+_h_rt_sigpending = _resolve("qkernel.syscalls.signal", "sys_rt_sigpending")
+_h_rt_sigtimedwait = _resolve("qkernel.syscalls.signal", "sys_rt_sigtimedwait")
+_h_rt_sigqueueinfo = _resolve("qkernel.syscalls.signal", "sys_rt_sigqueueinfo")
+_h_rt_sigsuspend = _resolve("qkernel.syscalls.signal", "sys_rt_sigsuspend")
+_h_sigaltstack = _resolve("qkernel.syscalls.signal", "sys_sigaltstack")
+_h_getpriority = _resolve("qkernel.syscalls.sched", "sys_getpriority")
+_h_setpriority = _resolve("qkernel.syscalls.sched", "sys_setpriority")
+_h_sched_setparam = _resolve("qkernel.syscalls.sched", "sys_sched_setparam")
+_h_sched_getparam = _resolve("qkernel.syscalls.sched", "sys_sched_getparam")
+_h_sched_setscheduler = _resolve("qkernel.syscalls.sched", "sys_sched_setscheduler")
+_h_sched_getscheduler = _resolve("qkernel.syscalls.sched", "sys_sched_getscheduler")
+_h_sched_get_priority_max = _resolve("qkernel.syscalls.sched", "sys_sched_get_priority_max")
+_h_sched_get_priority_min = _resolve("qkernel.syscalls.sched", "sys_sched_get_priority_min")
+_h_sched_rr_get_interval = _resolve("qkernel.syscalls.sched", "sys_sched_rr_get_interval")
 _h_prctl = _resolve("qkernel.syscalls.process", "sys_prctl")
 _h_arch_prctl = _resolve("qkernel.syscalls.process", "sys_arch_prctl")
 _h_setrlimit = _resolve("qkernel.syscalls.process", "sys_setrlimit")
 _h_sethostname = _resolve("qkernel.syscalls.identity", "sys_sethostname")
 _h_setdomainname = _resolve("qkernel.syscalls.identity", "sys_setdomainname")
 _h_gettid = _resolve("qkernel.syscalls.identity", "sys_gettid")
+_h_tkill = _resolve("qkernel.syscalls.signal", "sys_tkill")
 _h_time = _resolve("qkernel.syscalls.time", "sys_time")
+_h_futex = _resolve("qkernel.syscalls.futex", "sys_futex")
 _h_sched_setaffinity = _resolve("qkernel.syscalls.process", "sys_sched_setaffinity")
 _h_sched_getaffinity = _resolve("qkernel.syscalls.process", "sys_sched_getaffinity")
 _h_getdents64 = _resolve("qkernel.syscalls.fs", "sys_getdents64")
 _h_set_tid_address = _resolve("qkernel.syscalls.process", "sys_set_tid_address")
+_h_restart_syscall = _resolve("qkernel.syscalls.signal", "sys_restart_syscall")
 _h_clock_gettime = _resolve("qkernel.syscalls.time", "sys_clock_gettime")
 _h_clock_getres = _resolve("qkernel.syscalls.time", "sys_clock_getres")
 _h_clock_nanosleep = _resolve("qkernel.syscalls.time", "sys_clock_nanosleep")
 _h_exit_group = _resolve("qkernel.syscalls.process", "sys_exit_group")
+_h_tgkill = _resolve("qkernel.syscalls.signal", "sys_tgkill")
+_h_waitid = _resolve("qkernel.syscalls.wait", "sys_waitid")
 _h_openat = _resolve("qkernel.syscalls.fs", "sys_openat")
 _h_mkdirat = _resolve("qkernel.syscalls.fs", "sys_mkdirat")
 _h_fchownat = _resolve("qkernel.syscalls.fs", "sys_fchownat")
@@ -166,16 +195,22 @@ _h_symlinkat = _resolve("qkernel.syscalls.fs", "sys_symlinkat")
 _h_readlinkat = _resolve("qkernel.syscalls.fs", "sys_readlinkat")
 _h_fchmodat = _resolve("qkernel.syscalls.fs", "sys_fchmodat")
 _h_faccessat = _resolve("qkernel.syscalls.fs", "sys_faccessat")
+_h_pselect6 = _resolve("qkernel.syscalls.poll", "sys_pselect6")
+_h_ppoll = _resolve("qkernel.syscalls.poll", "sys_ppoll")
 _h_set_robust_list = _resolve("qkernel.syscalls.process", "sys_set_robust_list")
 _h_get_robust_list = _resolve("qkernel.syscalls.process", "sys_get_robust_list")
 _h_utimensat = _resolve("qkernel.syscalls.fs", "sys_utimensat")
 _h_dup3 = _resolve("qkernel.syscalls.fs", "sys_dup3")
 _h_pipe2 = _resolve("qkernel.syscalls.fs", "sys_pipe2")
+_h_rt_tgsigqueueinfo = _resolve("qkernel.syscalls.signal", "sys_rt_tgsigqueueinfo")
 _h_prlimit64 = _resolve("qkernel.syscalls.process", "sys_prlimit64")
+_h_getcpu = _resolve("qkernel.syscalls.sched", "sys_getcpu")
 _h_renameat2 = _resolve("qkernel.syscalls.fs", "sys_renameat2")
 _h_getrandom = _resolve("qkernel.syscalls.process", "sys_getrandom")
+_h_execveat = _resolve("qkernel.syscalls.execve", "sys_execveat")
 _h_statx = _resolve("qkernel.syscalls.fs", "sys_statx")
 _h_rseq = _resolve("qkernel.syscalls.process", "sys_rseq")
+_h_clone3 = _resolve("qkernel.syscalls.clone", "sys_clone3")
 _h_faccessat2 = _resolve("qkernel.syscalls.fs", "sys_faccessat2")
 
 
@@ -201,7 +236,7 @@ def _call_lstat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int)
     return _h_lstat(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_poll(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_poll(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_lseek(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_lseek(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFFFFFFFFFF) ^ 0x8000000000000000) - 0x8000000000000000), (a2 & 0xFFFFFFFF))
@@ -225,7 +260,7 @@ def _call_rt_sigprocmask(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int,
     return _h_rt_sigprocmask(task, (a0 & 0xFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_rt_sigreturn(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_rt_sigreturn(task)
 
 def _call_ioctl(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_ioctl(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
@@ -249,7 +284,7 @@ def _call_pipe(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) 
     return _h_pipe(task, (a0 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_select(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_select(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_sched_yield(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_sched_yield(task)
@@ -282,7 +317,7 @@ def _call_dup2(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) 
     return _h_dup2(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_pause(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_pause(task)
 
 def _call_nanosleep(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_nanosleep(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
@@ -348,25 +383,25 @@ def _call_getsockopt(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5:
     return -38  # ENOSYS: not yet implemented
 
 def _call_clone(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_clone(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_fork(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_fork(task)
 
 def _call_vfork(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_vfork(task)
 
 def _call_execve(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_execve(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_exit(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_exit(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_wait4(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_wait4(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_kill(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_kill(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_uname(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_uname(task, (a0 & 0xFFFFFFFFFFFFFFFF))
@@ -561,19 +596,19 @@ def _call_capset(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int
     return -38  # ENOSYS: not yet implemented
 
 def _call_rt_sigpending(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_rt_sigpending(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_rt_sigtimedwait(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_rt_sigtimedwait(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_rt_sigqueueinfo(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_rt_sigqueueinfo(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_rt_sigsuspend(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_rt_sigsuspend(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_sigaltstack(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sigaltstack(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_utime(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -600,31 +635,31 @@ def _call_sysfs(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int)
     return -38  # ENOSYS: removed from Linux; ENOSYS there too
 
 def _call_getpriority(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_getpriority(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_setpriority(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_setpriority(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_sched_setparam(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sched_setparam(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_sched_getparam(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sched_getparam(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_sched_setscheduler(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sched_setscheduler(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_sched_getscheduler(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sched_getscheduler(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_sched_get_priority_max(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sched_get_priority_max(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_sched_get_priority_min(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sched_get_priority_min(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_sched_rr_get_interval(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sched_rr_get_interval(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_mlock(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -780,13 +815,13 @@ def _call_fremovexattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a
     return -38  # ENOSYS: not yet implemented
 
 def _call_tkill(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_tkill(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_time(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_time(task, (a0 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_futex(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_futex(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFF), (a2 & 0xFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF), (a5 & 0xFFFFFFFF))
 
 def _call_sched_setaffinity(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_sched_setaffinity(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
@@ -837,7 +872,7 @@ def _call_set_tid_address(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int
     return _h_set_tid_address(task, (a0 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_restart_syscall(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_restart_syscall(task)
 
 def _call_semtimedop(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -882,7 +917,7 @@ def _call_epoll_ctl(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: 
     return -38  # ENOSYS: not yet implemented
 
 def _call_tgkill(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_tgkill(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_utimes(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -921,7 +956,7 @@ def _call_kexec_load(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5:
     return -1  # EPERM: no container may load a kernel
 
 def _call_waitid(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_waitid(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_add_key(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -990,10 +1025,10 @@ def _call_faccessat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: 
     return _h_faccessat(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF))
 
 def _call_pselect6(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_pselect6(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF), (a5 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_ppoll(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_ppoll(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_unshare(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1071,7 +1106,7 @@ def _call_pwritev(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: in
     return -38  # ENOSYS: not yet implemented
 
 def _call_rt_tgsigqueueinfo(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_rt_tgsigqueueinfo(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_perf_event_open(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1107,7 +1142,7 @@ def _call_setns(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int)
     return -38  # ENOSYS: not yet implemented
 
 def _call_getcpu(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_getcpu(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_process_vm_readv(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1146,7 +1181,7 @@ def _call_bpf(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -
     return -38  # ENOSYS: not yet implemented
 
 def _call_execveat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_execveat(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFF))
 
 def _call_userfaultfd(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1185,7 +1220,7 @@ def _call_rseq(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) 
     return _h_rseq(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFF))
 
 def _call_pidfd_send_signal(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return -38  # ENOSYS: pidfds are not implemented yet
 
 def _call_io_uring_setup(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1218,7 +1253,7 @@ def _call_pidfd_open(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5:
     return -38  # ENOSYS: not yet implemented
 
 def _call_clone3(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_clone3(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_close_range(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1812,7 +1847,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fd', 'statbuf'), ('fd', 'ptr_out'), (None, None)),
     SyscallEntry(6, "lstat", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_lstat", "int",
                  ('filename', 'statbuf'), ('path', 'ptr_out'), (None, None)),
-    SyscallEntry(7, "poll", "fd", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(7, "poll", "fd", "implemented", "any", 38, "qkernel.syscalls.poll.sys_poll", "int",
                  ('ufds', 'nfds', 'timeout_msecs'), ('ptr_inout', 'uint', 'int'), (None, None, None)),
     SyscallEntry(8, "lseek", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_lseek", "off_t",
                  ('fd', 'offset', 'whence'), ('fd', 'off_t', 'enum'), (None, None, 'whence')),
@@ -1824,11 +1859,11 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('addr', 'len'), ('ptr', 'size_t'), (None, None)),
     SyscallEntry(12, "brk", "mm", "implemented", "any", 38, "qkernel.syscalls.mm.sys_brk", "ptr",
                  ('brk',), ('ptr',), (None,)),
-    SyscallEntry(13, "rt_sigaction", "signal", "partial", "any", 38, "qkernel.syscalls.process.sys_rt_sigaction", "int",
+    SyscallEntry(13, "rt_sigaction", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_rt_sigaction", "int",
                  ('sig', 'act', 'oact', 'sigsetsize'), ('signal', 'ptr_in', 'ptr_out', 'size_t'), ('signal', None, None, None)),
-    SyscallEntry(14, "rt_sigprocmask", "signal", "partial", "any", 38, "qkernel.syscalls.process.sys_rt_sigprocmask", "int",
+    SyscallEntry(14, "rt_sigprocmask", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_rt_sigprocmask", "int",
                  ('how', 'set', 'oset', 'sigsetsize'), ('enum', 'ptr_in', 'ptr_out', 'size_t'), ('sigprocmask_how', None, None, None)),
-    SyscallEntry(15, "rt_sigreturn", "signal", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(15, "rt_sigreturn", "signal", "implemented", "vcpu", 38, "qkernel.syscalls.signal.sys_rt_sigreturn", "long",
                  (), (), ()),
     SyscallEntry(16, "ioctl", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_ioctl", "int",
                  ('fd', 'cmd', 'arg'), ('fd', 'enum', 'ulong'), (None, 'ioctl_cmd', None)),
@@ -1844,9 +1879,9 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('filename', 'mode'), ('path', 'flags'), (None, 'access_mode')),
     SyscallEntry(22, "pipe", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_pipe", "int",
                  ('fildes',), ('ptr_out',), (None,)),
-    SyscallEntry(23, "select", "fd", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(23, "select", "fd", "implemented", "any", 38, "qkernel.syscalls.poll.sys_select", "int",
                  ('n', 'inp', 'outp', 'exp', 'tvp'), ('int', 'ptr_inout', 'ptr_inout', 'ptr_inout', 'ptr_inout'), (None, None, None, None, None)),
-    SyscallEntry(24, "sched_yield", "process", "implemented", "any", 38, "qkernel.syscalls.process.sys_sched_yield", "int",
+    SyscallEntry(24, "sched_yield", "process", "implemented", "any", 38, "qkernel.syscalls.sched.sys_sched_yield", "int",
                  (), (), ()),
     SyscallEntry(25, "mremap", "mm", "implemented", "vcpu", 38, "qkernel.syscalls.mm.sys_mremap", "ptr",
                  ('addr', 'old_len', 'new_len', 'flags', 'new_addr'), ('ptr', 'size_t', 'size_t', 'flags', 'ptr'), (None, None, None, 'mremap_flags', None)),
@@ -1866,7 +1901,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fildes',), ('fd',), (None,)),
     SyscallEntry(33, "dup2", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_dup2", "int",
                  ('oldfd', 'newfd'), ('fd', 'fd'), (None, None)),
-    SyscallEntry(34, "pause", "signal", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(34, "pause", "signal", "implemented", "vcpu", 38, "qkernel.syscalls.signal.sys_pause", "int",
                  (), (), ()),
     SyscallEntry(35, "nanosleep", "time", "implemented", "vcpu", 38, "qkernel.syscalls.time.sys_nanosleep", "int",
                  ('rqtp', 'rmtp'), ('ptr_in', 'ptr_out'), (None, None)),
@@ -1910,19 +1945,19 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fd', 'level', 'optname', 'optval', 'optlen'), ('fd', 'int', 'int', 'ptr_in', 'int'), (None, None, None, None, None)),
     SyscallEntry(55, "getsockopt", "net", "unsupported", "any", 38, "", "int",
                  ('fd', 'level', 'optname', 'optval', 'optlen'), ('fd', 'int', 'int', 'ptr_out', 'ptr_inout'), (None, None, None, None, None)),
-    SyscallEntry(56, "clone", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(56, "clone", "process", "partial", "vcpu", 38, "qkernel.syscalls.clone.sys_clone", "long",
                  ('clone_flags', 'newsp', 'parent_tidptr', 'child_tidptr', 'tls'), ('flags64', 'ptr', 'ptr', 'ptr', 'ulong'), ('clone_flags', None, None, None, None)),
-    SyscallEntry(57, "fork", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(57, "fork", "process", "implemented", "vcpu", 38, "qkernel.syscalls.clone.sys_fork", "long",
                  (), (), ()),
-    SyscallEntry(58, "vfork", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(58, "vfork", "process", "implemented", "vcpu", 38, "qkernel.syscalls.clone.sys_vfork", "long",
                  (), (), ()),
-    SyscallEntry(59, "execve", "process", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(59, "execve", "process", "partial", "vcpu", 38, "qkernel.syscalls.execve.sys_execve", "int",
                  ('filename', 'argv', 'envp'), ('path', 'ptr_in', 'ptr_in'), (None, None, None)),
     SyscallEntry(60, "exit", "process", "implemented", "vcpu", 38, "qkernel.syscalls.process.sys_exit", "void",
                  ('error_code',), ('int',), (None,)),
-    SyscallEntry(61, "wait4", "process", "unsupported", "vcpu", 38, "", "pid_t",
+    SyscallEntry(61, "wait4", "process", "partial", "vcpu", 38, "qkernel.syscalls.wait.sys_wait4", "pid_t",
                  ('upid', 'stat_addr', 'options', 'ru'), ('pid_t', 'ptr_out', 'flags', 'ptr_out'), (None, None, 'wait_options', None)),
-    SyscallEntry(62, "kill", "signal", "unsupported", "any", 38, "", "int",
+    SyscallEntry(62, "kill", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_kill", "int",
                  ('pid', 'sig'), ('pid_t', 'signal'), (None, 'signal')),
     SyscallEntry(63, "uname", "identity", "implemented", "any", 38, "qkernel.syscalls.identity.sys_uname", "int",
                  ('name',), ('ptr_out',), (None,)),
@@ -2052,15 +2087,15 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('header', 'dataptr'), ('ptr_inout', 'ptr_out'), (None, None)),
     SyscallEntry(126, "capset", "identity", "unsupported", "any", 38, "", "int",
                  ('header', 'data'), ('ptr_in', 'ptr_in'), (None, None)),
-    SyscallEntry(127, "rt_sigpending", "signal", "unsupported", "any", 38, "", "int",
+    SyscallEntry(127, "rt_sigpending", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_rt_sigpending", "int",
                  ('uset', 'sigsetsize'), ('ptr_out', 'size_t'), (None, None)),
-    SyscallEntry(128, "rt_sigtimedwait", "signal", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(128, "rt_sigtimedwait", "signal", "implemented", "vcpu", 38, "qkernel.syscalls.signal.sys_rt_sigtimedwait", "int",
                  ('uthese', 'uinfo', 'uts', 'sigsetsize'), ('ptr_in', 'ptr_out', 'ptr_in', 'size_t'), (None, None, None, None)),
-    SyscallEntry(129, "rt_sigqueueinfo", "signal", "unsupported", "any", 38, "", "int",
+    SyscallEntry(129, "rt_sigqueueinfo", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_rt_sigqueueinfo", "int",
                  ('pid', 'sig', 'uinfo'), ('pid_t', 'signal', 'ptr_in'), (None, 'signal', None)),
-    SyscallEntry(130, "rt_sigsuspend", "signal", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(130, "rt_sigsuspend", "signal", "implemented", "vcpu", 38, "qkernel.syscalls.signal.sys_rt_sigsuspend", "int",
                  ('unewset', 'sigsetsize'), ('ptr_in', 'size_t'), (None, None)),
-    SyscallEntry(131, "sigaltstack", "signal", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(131, "sigaltstack", "signal", "implemented", "vcpu", 38, "qkernel.syscalls.signal.sys_sigaltstack", "int",
                  ('uss', 'uoss'), ('ptr_in', 'ptr_out'), (None, None)),
     SyscallEntry(132, "utime", "fs", "unsupported", "any", 38, "", "int",
                  ('filename', 'times'), ('path', 'ptr_in'), (None, None)),
@@ -2078,23 +2113,23 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fd', 'buf'), ('fd', 'ptr_out'), (None, None)),
     SyscallEntry(139, "sysfs", "misc", "unsupported", "any", 38, "", "int",
                  ('option', 'arg1', 'arg2'), ('int', 'ulong', 'ulong'), (None, None, None)),
-    SyscallEntry(140, "getpriority", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(140, "getpriority", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_getpriority", "int",
                  ('which', 'who'), ('int', 'int'), (None, None)),
-    SyscallEntry(141, "setpriority", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(141, "setpriority", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_setpriority", "int",
                  ('which', 'who', 'niceval'), ('int', 'int', 'int'), (None, None, None)),
-    SyscallEntry(142, "sched_setparam", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(142, "sched_setparam", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_sched_setparam", "int",
                  ('pid', 'param'), ('pid_t', 'ptr_in'), (None, None)),
-    SyscallEntry(143, "sched_getparam", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(143, "sched_getparam", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_sched_getparam", "int",
                  ('pid', 'param'), ('pid_t', 'ptr_out'), (None, None)),
-    SyscallEntry(144, "sched_setscheduler", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(144, "sched_setscheduler", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_sched_setscheduler", "int",
                  ('pid', 'policy', 'param'), ('pid_t', 'int', 'ptr_in'), (None, None, None)),
-    SyscallEntry(145, "sched_getscheduler", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(145, "sched_getscheduler", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_sched_getscheduler", "int",
                  ('pid',), ('pid_t',), (None,)),
-    SyscallEntry(146, "sched_get_priority_max", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(146, "sched_get_priority_max", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_sched_get_priority_max", "int",
                  ('policy',), ('int',), (None,)),
-    SyscallEntry(147, "sched_get_priority_min", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(147, "sched_get_priority_min", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_sched_get_priority_min", "int",
                  ('policy',), ('int',), (None,)),
-    SyscallEntry(148, "sched_rr_get_interval", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(148, "sched_rr_get_interval", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_sched_rr_get_interval", "int",
                  ('pid', 'interval'), ('pid_t', 'ptr_out'), (None, None)),
     SyscallEntry(149, "mlock", "mm", "unsupported", "any", 38, "", "int",
                  ('start', 'len'), ('ptr', 'size_t'), (None, None)),
@@ -2198,11 +2233,11 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('pathname', 'name'), ('path', 'string'), (None, None)),
     SyscallEntry(199, "fremovexattr", "fs", "unsupported", "any", 38, "", "int",
                  ('fd', 'name'), ('fd', 'string'), (None, None)),
-    SyscallEntry(200, "tkill", "signal", "unsupported", "any", 38, "", "int",
+    SyscallEntry(200, "tkill", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_tkill", "int",
                  ('pid', 'sig'), ('pid_t', 'signal'), (None, 'signal')),
     SyscallEntry(201, "time", "time", "implemented", "any", 38, "qkernel.syscalls.time.sys_time", "long",
                  ('tloc',), ('ptr_out',), (None,)),
-    SyscallEntry(202, "futex", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(202, "futex", "process", "partial", "any", 38, "qkernel.syscalls.futex.sys_futex", "long",
                  ('uaddr', 'op', 'val', 'utime', 'uaddr2', 'val3'), ('ptr', 'flags', 'uint', 'ptr_in', 'ptr', 'uint'), (None, 'futex_op', None, None, None, None)),
     SyscallEntry(203, "sched_setaffinity", "process", "implemented", "any", 38, "qkernel.syscalls.process.sys_sched_setaffinity", "int",
                  ('pid', 'len', 'user_mask_ptr'), ('pid_t', 'uint', 'ptr_in'), (None, None, None)),
@@ -2236,7 +2271,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fd', 'dirent', 'count'), ('fd', 'ptr_out', 'uint'), (None, None, None)),
     SyscallEntry(218, "set_tid_address", "process", "implemented", "any", 38, "qkernel.syscalls.process.sys_set_tid_address", "pid_t",
                  ('tidptr',), ('ptr',), (None,)),
-    SyscallEntry(219, "restart_syscall", "signal", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(219, "restart_syscall", "signal", "partial", "vcpu", 38, "qkernel.syscalls.signal.sys_restart_syscall", "long",
                  (), (), ()),
     SyscallEntry(220, "semtimedop", "ipc", "unsupported", "vcpu", 38, "", "int",
                  ('semid', 'tsops', 'nsops', 'timeout'), ('int', 'ptr_in', 'uint', 'ptr_in'), (None, None, None, None)),
@@ -2266,7 +2301,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('epfd', 'events', 'maxevents', 'timeout'), ('fd', 'ptr_out', 'int', 'int'), (None, None, None, None)),
     SyscallEntry(233, "epoll_ctl", "fd", "unsupported", "any", 38, "", "int",
                  ('epfd', 'op', 'fd', 'event'), ('fd', 'enum', 'fd', 'ptr_in'), (None, 'epoll_ctl_op', None, None)),
-    SyscallEntry(234, "tgkill", "signal", "unsupported", "any", 38, "", "int",
+    SyscallEntry(234, "tgkill", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_tgkill", "int",
                  ('tgid', 'pid', 'sig'), ('pid_t', 'pid_t', 'signal'), (None, None, 'signal')),
     SyscallEntry(235, "utimes", "fs", "unsupported", "any", 38, "", "int",
                  ('filename', 'utimes'), ('path', 'ptr_in'), (None, None)),
@@ -2292,7 +2327,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('mqdes', 'u_mqstat', 'u_omqstat'), ('fd', 'ptr_in', 'ptr_out'), (None, None, None)),
     SyscallEntry(246, "kexec_load", "misc", "unsupported", "any", 1, "", "long",
                  ('entry', 'nr_segments', 'segments', 'flags'), ('ulong', 'ulong', 'ptr_in', 'ulong'), (None, None, None, None)),
-    SyscallEntry(247, "waitid", "process", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(247, "waitid", "process", "partial", "vcpu", 38, "qkernel.syscalls.wait.sys_waitid", "int",
                  ('which', 'upid', 'infop', 'options', 'ru'), ('int', 'pid_t', 'ptr_out', 'flags', 'ptr_out'), (None, None, None, 'wait_options', None)),
     SyscallEntry(248, "add_key", "misc", "unsupported", "any", 38, "", "long",
                  ('_type', '_description', '_payload', 'plen', 'ringid'), ('string', 'string', 'ptr_in', 'size_t', 'int'), (None, None, None, None, None)),
@@ -2338,9 +2373,9 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('dfd', 'filename', 'mode'), ('dirfd', 'path', 'mode_t'), (None, None, None)),
     SyscallEntry(269, "faccessat", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_faccessat", "int",
                  ('dfd', 'filename', 'mode'), ('dirfd', 'path', 'flags'), (None, None, 'access_mode')),
-    SyscallEntry(270, "pselect6", "fd", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(270, "pselect6", "fd", "implemented", "any", 38, "qkernel.syscalls.poll.sys_pselect6", "int",
                  ('n', 'inp', 'outp', 'exp', 'tsp', 'sig'), ('int', 'ptr_inout', 'ptr_inout', 'ptr_inout', 'ptr_inout', 'ptr_in'), (None, None, None, None, None, None)),
-    SyscallEntry(271, "ppoll", "fd", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(271, "ppoll", "fd", "implemented", "any", 38, "qkernel.syscalls.poll.sys_ppoll", "int",
                  ('ufds', 'nfds', 'tsp', 'sigmask', 'sigsetsize'), ('ptr_inout', 'uint', 'ptr_inout', 'ptr_in', 'size_t'), (None, None, None, None, None)),
     SyscallEntry(272, "unshare", "process", "unsupported", "any", 38, "", "int",
                  ('unshare_flags',), ('flags64',), ('clone_flags',)),
@@ -2392,7 +2427,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fd', 'vec', 'vlen', 'pos_l', 'pos_h'), ('fd', 'iovec_ptr', 'ulong', 'ulong', 'ulong'), (None, None, None, None, None)),
     SyscallEntry(296, "pwritev", "fs", "unsupported", "any", 38, "", "ssize_t",
                  ('fd', 'vec', 'vlen', 'pos_l', 'pos_h'), ('fd', 'iovec_ptr', 'ulong', 'ulong', 'ulong'), (None, None, None, None, None)),
-    SyscallEntry(297, "rt_tgsigqueueinfo", "signal", "unsupported", "any", 38, "", "int",
+    SyscallEntry(297, "rt_tgsigqueueinfo", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_rt_tgsigqueueinfo", "int",
                  ('tgid', 'pid', 'sig', 'uinfo'), ('pid_t', 'pid_t', 'signal', 'ptr_in'), (None, None, 'signal', None)),
     SyscallEntry(298, "perf_event_open", "misc", "unsupported", "any", 38, "", "int",
                  ('attr_uptr', 'pid', 'cpu', 'group_fd', 'flags'), ('ptr_in', 'pid_t', 'int', 'fd', 'ulong'), (None, None, None, None, None)),
@@ -2416,7 +2451,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fd', 'mmsg', 'vlen', 'flags'), ('fd', 'ptr_inout', 'uint', 'flags'), (None, None, None, 'msg_flags')),
     SyscallEntry(308, "setns", "process", "unsupported", "any", 38, "", "int",
                  ('fd', 'nstype'), ('fd', 'flags64'), (None, 'clone_flags')),
-    SyscallEntry(309, "getcpu", "sched", "unsupported", "any", 38, "", "int",
+    SyscallEntry(309, "getcpu", "sched", "implemented", "any", 38, "qkernel.syscalls.sched.sys_getcpu", "int",
                  ('cpu', 'node', 'cache'), ('ptr_out', 'ptr_out', 'ptr_inout'), (None, None, None)),
     SyscallEntry(310, "process_vm_readv", "mm", "unsupported", "any", 38, "", "ssize_t",
                  ('pid', 'lvec', 'liovcnt', 'rvec', 'riovcnt', 'flags'), ('pid_t', 'iovec_ptr', 'ulong', 'iovec_ptr', 'ulong', 'ulong'), (None, None, None, None, None, None)),
@@ -2442,7 +2477,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('kernel_fd', 'initrd_fd', 'cmdline_len', 'cmdline_ptr', 'flags'), ('fd', 'fd', 'ulong', 'string', 'ulong'), (None, None, None, None, None)),
     SyscallEntry(321, "bpf", "misc", "unsupported", "any", 38, "", "int",
                  ('cmd', 'attr', 'size'), ('int', 'ptr_inout', 'uint'), (None, None, None)),
-    SyscallEntry(322, "execveat", "process", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(322, "execveat", "process", "partial", "vcpu", 38, "qkernel.syscalls.execve.sys_execveat", "int",
                  ('fd', 'filename', 'argv', 'envp', 'flags'), ('dirfd', 'path', 'ptr_in', 'ptr_in', 'flags'), (None, None, None, None, 'at_flags')),
     SyscallEntry(323, "userfaultfd", "fd", "unsupported", "any", 38, "", "int",
                  ('flags',), ('flags',), ('fd_flags',)),
@@ -2579,7 +2614,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('dfd', 'path', 'flags'), ('dirfd', 'path', 'uint'), (None, None, None)),
     SyscallEntry(434, "pidfd_open", "process", "unsupported", "any", 38, "", "int",
                  ('pid', 'flags'), ('pid_t', 'uint'), (None, None)),
-    SyscallEntry(435, "clone3", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(435, "clone3", "process", "partial", "vcpu", 38, "qkernel.syscalls.clone.sys_clone3", "long",
                  ('uargs', 'size'), ('ptr_in', 'size_t'), (None, None)),
     SyscallEntry(436, "close_range", "fs", "unsupported", "any", 38, "", "int",
                  ('fd', 'max_fd', 'flags'), ('uint', 'uint', 'uint'), (None, None, None)),
@@ -2653,7 +2688,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
 
 NAMES: dict[int, str] = {e.nr: e.name for e in ENTRIES if e is not None}
 NUMBERS: dict[str, int] = {name: nr for nr, name in NAMES.items()}
-NEEDS_VCPU: frozenset[int] = frozenset({ 7, 10, 11, 15, 23, 25, 28, 34, 35, 56, 57, 58, 59, 60, 61, 65, 70, 128, 130, 131, 154, 158, 202, 205, 208, 219, 220, 230, 231, 232, 242, 243, 247, 270, 271, 281, 322, 333, 435, 441, 449, 455 })
+NEEDS_VCPU: frozenset[int] = frozenset({ 10, 11, 15, 25, 28, 34, 35, 56, 57, 58, 59, 60, 61, 65, 70, 128, 130, 131, 154, 158, 205, 208, 219, 220, 230, 231, 232, 242, 243, 247, 281, 322, 333, 435, 441, 449, 455 })
 
 
 def dispatch(task: Any, nr: int, a0: int = 0, a1: int = 0, a2: int = 0,

@@ -1,7 +1,6 @@
 """Process-level syscalls that need neither files nor memory mappings:
 arch_prctl, thread bookkeeping (set_tid_address, robust lists, rseq), resource
-limits, getrandom, affinity, sysinfo, rusage/times, exit, signal dispositions
-and masks, prctl, process groups and sessions.
+limits, getrandom, affinity, sysinfo, rusage/times, exit, prctl, process groups and sessions.
 
 v0 runs one task per sandbox: every "other pid" is ESRCH, and exit is
 exit_group.  The state lives on the Task, so thread groups can share it later
@@ -17,7 +16,6 @@ from typing import Any
 from qkernel import clock
 from qkernel.errors import SyscallError
 from qkernel.limits import RLIM_INFINITY, RLIMIT_NAMES
-from qkernel.task import SignalAction
 
 
 def _s32(v: int) -> int:
@@ -348,53 +346,9 @@ def sys_exit_group(task: Any, status: int) -> int:
 
 
 # ---------------------------------------------------------------- signals
+# rt_sigaction and rt_sigprocmask live in qkernel/syscalls/signal.py.
 
 NSIG = 64
-SIGKILL = 9
-SIGSTOP = 19
-UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
-SIGSET_SIZE = 8
-SIGACTION = struct.Struct("<QQQQ")             # kernel struct sigaction on x86-64
-SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
-MASK64 = (1 << 64) - 1
-
-
-def sys_rt_sigaction(task: Any, sig: int, act: int, oact: int, sigsetsize: int) -> int:
-    sig = _s32(sig)
-    if sigsetsize != SIGSET_SIZE:
-        raise SyscallError(errno.EINVAL)
-    new = None
-    if act:
-        handler, flags, restorer, mask = SIGACTION.unpack(task.mm.copy_in(act, SIGACTION.size))
-        new = SignalAction(handler, flags, restorer, mask & ~UNBLOCKABLE)
-    if not 1 <= sig <= NSIG or (new is not None and sig in (SIGKILL, SIGSTOP)):
-        raise SyscallError(errno.EINVAL)
-    old = task.sigactions.get(sig, SignalAction())
-    if new is not None:
-        task.sigactions[sig] = new
-    if oact:
-        task.mm.copy_out(oact, SIGACTION.pack(old.handler, old.flags, old.restorer, old.mask))
-    return 0
-
-
-def sys_rt_sigprocmask(task: Any, how: int, nset: int, oset: int, sigsetsize: int) -> int:
-    if sigsetsize != SIGSET_SIZE:
-        raise SyscallError(errno.EINVAL)
-    old = task.sigmask
-    if nset:
-        given = task.mm.read_u64(nset) & ~UNBLOCKABLE
-        how = _s32(how)
-        if how == SIG_BLOCK:
-            task.sigmask = old | given
-        elif how == SIG_UNBLOCK:
-            task.sigmask = old & ~given & MASK64
-        elif how == SIG_SETMASK:
-            task.sigmask = given
-        else:
-            raise SyscallError(errno.EINVAL)
-    if oset:
-        task.mm.write_u64(oset, old)
-    return 0
 
 
 # ---------------------------------------------------------------- prctl
