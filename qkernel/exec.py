@@ -1,4 +1,9 @@
-"""Finding and reading the program a task executes (through the VFS only)."""
+"""Finding and reading the program a task executes (through the VFS only).
+
+Loading it is qkernel/loader/program.py's load_program (which does its own
+lookup and exec permission check); read_executable stays for the old
+static-only path until every caller has moved.
+"""
 from __future__ import annotations
 
 import errno
@@ -6,7 +11,7 @@ import os
 
 from qkernel.errors import SyscallError
 from qkernel.task import Task
-from qkernel.vfs import abi, ops
+from qkernel.vfs import abi, ops, perm
 
 AT_FDCWD = -100
 MAX_EXECUTABLE = 1 << 30
@@ -36,7 +41,7 @@ def read_executable(task: Task, path: str) -> bytes:
     st = ops.stat(task, ops.lookup(task, AT_FDCWD, path))
     if st.mode & abi.S_IFMT == abi.S_IFDIR:
         raise SyscallError(errno.EACCES, f"{path}: is a directory")
-    if st.mode & abi.S_IFMT != abi.S_IFREG or not st.mode & 0o111:
+    if st.mode & abi.S_IFMT != abi.S_IFREG or not perm.allowed(st, task.creds, abi.X_OK):
         raise SyscallError(errno.EACCES, f"{path}: permission denied")
     if st.size > MAX_EXECUTABLE:
         raise SyscallError(errno.E2BIG, f"{path}: too large")

@@ -443,3 +443,17 @@ def test_vdso_clock_math_matches_host(vdso_image: bytes) -> None:
         prev = cur
         if _ % 50 == 0:
             vvar.refresh()
+
+
+def test_vdso_foreign_tsc_falls_back_to_syscall(vdso_image: bytes) -> None:
+    """A guest TSC far behind the kernel's base (hardware KVM without the offset
+    set) must not freeze time: the vDSO asks the kernel."""
+    from qkernel.vdso.vvar import Vvar
+    native = _Native(vdso_image)
+    vvar = Vvar(native, 0, 0, use_tsc=True)
+    vvar.calibrate(0.005)
+    vvar.set_guest_tsc_offset(1 << 62)        # the base is far ahead of the real TSC
+    ts = (ctypes.c_int64 * 2)()
+    gettime = native.fn("__vdso_clock_gettime", ctypes.c_int, ctypes.c_long, ctypes.c_void_p)
+    assert gettime(1, ts) == 0
+    assert abs(ts[0] * 10**9 + ts[1] - time.monotonic_ns()) < 1_000_000

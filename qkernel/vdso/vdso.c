@@ -40,6 +40,7 @@ extern const char __ehdr_start[] __attribute__((visibility("hidden")));
 #define CLOCK_TAI 11
 #define NSEC_PER_SEC 1000000000ULL
 #define COARSE_RES_NS 4000000
+#define TSC_SKEW_MAX (1ULL << 24)       /* ~6 ms of cycles */
 
 #define NR_gettimeofday 96
 #define NR_time 201
@@ -89,7 +90,13 @@ static int read_ns(int which, uint64_t *out)
 		if (v->mode != 1)
 			return 0;
 		uint64_t delta = rdtsc() - v->tsc_base;
-		if ((int64_t)delta < 0)         /* a TSC behind the base: not ours to judge */
+		/* Far behind the base: this TSC is not the one the kernel measured
+		 * (a hardware KVM guest TSC starting at 0 whose offset the kernel
+		 * was not told): ask the kernel. A few cycles behind: another
+		 * CPU's TSC, read as the base itself. */
+		if ((int64_t)delta < -(int64_t)TSC_SKEW_MAX)
+			return 0;
+		if ((int64_t)delta < 0)
 			delta = 0;
 		ns = (which ? v->mono_base_ns : v->real_base_ns)
 		     + (uint64_t)(((unsigned __int128)delta * v->mult) >> v->shift);
