@@ -9,6 +9,7 @@ a frame on top of the previous one, so the last one set up runs first.
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 from typing import Any
 
 from qkernel.arch import UserRegs, sanitize_rflags
@@ -143,7 +144,7 @@ def _frame_failed(task: Any, signo: int) -> None:
     """Linux's force_sigsegv: a task whose frame cannot be written gets
     SIGSEGV, with the default action if SIGSEGV itself was being delivered."""
     if signo == SIGSEGV:
-        task.tg.sigactions[SIGSEGV] = SignalAction()
+        task.tg.sigactions[SIGSEGV] = replace(action(task.tg, SIGSEGV), handler=SIG_DFL)
     force_signal(task.kernel, task, SIGSEGV)
 
 
@@ -184,7 +185,8 @@ def _setup_frame(task: Any, regs: UserRegs, signo: int, info: SigInfo,
         mask |= sigbit(signo)
     task.sigmask = mask & ~UNBLOCKABLE & MASK64
     if act.flags & SA_RESETHAND:
-        task.tg.sigactions[signo] = SignalAction()
+        # Only the handler resets (Linux keeps sa_flags and sa_mask).
+        task.tg.sigactions[signo] = replace(act, handler=SIG_DFL)
     if task.cpu is not None:
         # The handler starts with a clean FPU (Linux: fpu__clear_user_states).
         task.cpu.set_xsave(fpstate.handler_area(xsave))

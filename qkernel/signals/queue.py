@@ -9,6 +9,7 @@ State (all guarded by the kernel lock):
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterator
 
 from qkernel.signals.consts import (
@@ -208,7 +209,7 @@ def force_signal(kernel: Any, task: Any, signo: int, code: int = SI_KERNEL, addr
     act = action(task.tg, signo)
     blocked = bool(task.sigmask & sigbit(signo))
     if blocked or act.handler == SIG_IGN:
-        task.tg.sigactions[signo] = SignalAction()
+        task.tg.sigactions[signo] = replace(act, handler=SIG_DFL)
         task.sigmask &= ~sigbit(signo)
     info = SigInfo(signo=signo, code=code, addr=addr, trapno=trapno, err=err, forced=True)
     if not task.pending.get(signo) or is_realtime(signo):
