@@ -1,0 +1,7 @@
+/* Spins in user mode forever without making a system call. */
+int main(void)
+{
+    volatile unsigned long n = 0;
+    for (;;)
+        n++;
+}
