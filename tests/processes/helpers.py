@@ -38,7 +38,8 @@ RUNTIME = os.environ.get("QUARK_PROCESS_RUNTIME", "quark")
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 HOST_BUNDLE_SCRIPT = ROOT / "scripts" / "build_host_bundle.sh"
 PROGRAMS = ROOT / "tests" / "programs"
-TIMEOUT = 600        # Python and perl start-ups make many syscalls each
+# Python and perl start-ups make many syscalls each; QUARK_PROCESS_TIMEOUT to change.
+TIMEOUT = float(os.environ.get("QUARK_PROCESS_TIMEOUT", "600"))
 _ids = itertools.count()
 
 

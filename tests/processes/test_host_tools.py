@@ -51,10 +51,10 @@ read -r line <&"${UPPER[0]}"; echo "coproc $line"; wait
 """,
     "traps": r"""
 trap 'echo got USR1' USR1; kill -USR1 $$; echo after
-trap 'echo child said TERM' TERM
+trap 'echo child said TERM; kill $s' TERM
 sleep 10 & s=$!
 (sleep 0.3; kill -TERM $$) &
-wait $s; echo "wait $?"; kill $s; wait
+wait $s; echo "wait $?"; wait
 trap 'echo in ERR' ERR; false; trap - ERR
 trap 'echo bye' EXIT
 exit 5
@@ -86,7 +86,7 @@ ls d; ls -la --time-style=+ d d/sub; ls -R d; ls -l --time-style=+ /usr/bin/bash
 """,
     "cp_a": r"""
 mkdir -p src/x/y; seq 1 1000 > src/x/n; echo hi > src/x/y/h; ln -s x/n src/ln
-chmod 640 src/x/n; touch -d '2001-02-03 04:05:06' src/x/n src/x/y/h src/x/y src/x src
+chmod 640 src/x/n; touch -h -d '2001-02-03 04:05:06' src/x/n src/x/y/h src/x/y src/x src/ln src
 cp -a src dst
 find dst -printf '%p %y %m %s %TY-%Tm-%Td %TH:%TM %l\n' | sort
 cmp src/x/n dst/x/n && echo identical
