@@ -1,11 +1,10 @@
 """Time syscalls: clock_gettime/getres, gettimeofday, time, nanosleep,
 clock_nanosleep.  The clocks themselves live in qkernel/clock.py.
 
-Sleeping (v0): a task that sleeps blocks its own host thread in an
-interruptible wait on `kernel.interrupt_event` (set when a signal is posted),
-so an interrupted sleep returns EINTR with the remaining time, as Linux.  The
-QCall poller must never block, so a sleep seen there raises MustExit and is
-re-run on the vCPU thread.
+Sleeping: a task sleeps in `kernel.wait_until` (the kernel lock is released
+meanwhile and a signal ends the wait); see `_sleep` for what an interrupted
+sleep returns. The QCall poller must never block, so a sleep seen there
+raises MustExit and is re-run on the task's own thread.
 """
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from typing import Any
 from qkernel import clock
 from qkernel.clock import NSEC_PER_SEC
 from qkernel.errors import MustExit, SyscallError
+from qkernel.signals import ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTSYS
 
 TIMER_ABSTIME = 1
 TIMESPEC = struct.Struct("<qq")     # struct timespec / timeval: two longs
@@ -101,56 +101,48 @@ def sys_time(task: Any, tloc: int) -> int:
 
 # ---------------------------------------------------------------- sleeping
 
-# Longest single host wait; longer sleeps loop (host timeouts overflow
-# near 2**63 ns, a guest may legally ask for that).
-_MAX_WAIT_S = 3600.0
-
-
-def _wait(task: Any, seconds: float) -> bool:
-    """Block up to `seconds`; True if a signal interrupted the wait."""
-    if seconds <= 0:
-        return False
-    seconds = min(seconds, _MAX_WAIT_S)
-    event = getattr(task.kernel, "interrupt_event", None)
-    if event is None:
-        _time.sleep(seconds)
-        return False
-    return bool(event.wait(seconds))
-
-
-def _check_may_block(task: Any) -> None:
-    in_poller = getattr(task.kernel, "in_poller", None)
-    if in_poller is not None and in_poller():
-        raise MustExit()
-
-
 def _now(task: Any, clockid: int) -> int:
     return clock.task_cpu_ns(task) if clockid < 0 else clock.clock_ns(task, clockid)
 
 
 def _sleep(task: Any, clockid: int, flags: int, req: int, rem: int) -> int:
-    """Common body of nanosleep and clock_nanosleep (validated clock id)."""
+    """Common body of nanosleep and clock_nanosleep (validated clock id).
+
+    The task sleeps in `kernel.wait_until` with nothing to wait for but the
+    deadline, so the kernel lock is free meanwhile and a signal ends the
+    sleep. Interrupted, it answers as Linux: a relative sleep writes the
+    time left to `rem` and returns ERESTART_RESTARTBLOCK (EINTR for a
+    handler; quark's signal code also turns the no-handler case into EINTR
+    rather than re-entering through restart_syscall, so such a sleep ends
+    early with `rem` set); an absolute one returns ERESTARTNOHAND, whose
+    plain restart reaches the same deadline.
+    """
     want = _read_timespec(task, req)
-    _check_may_block(task)
+    kernel = task.kernel
     now = _now(task, clockid)
-    deadline = want if flags & TIMER_ABSTIME else now + want
+    absolute = bool(flags & TIMER_ABSTIME)
+    left = want - now if absolute else want
+    if left <= 0:
+        return 0
+    if kernel.in_poller():
+        raise MustExit()                 # sleeping is for the task's own thread
     # CPU time advances only while the task runs, so a sleeping task would
-    # never reach a CPU-clock deadline: it sleeps the same span of wall time
-    # (one task per sandbox in v0, and CPU time is an approximation anyway).
-    cpu = clockid < 0 or clockid in clock.CPU_CLOCKS
-    while True:
-        left = deadline - now
-        if left <= 0:
-            return 0
-        interrupted = _wait(task, left / NSEC_PER_SEC)
-        now = _now(task, clockid)
-        if interrupted:
-            # rem is only meaningful for relative sleeps (man clock_nanosleep).
-            if rem and not flags & TIMER_ABSTIME:
-                _write_timespec(task, rem, max(0, deadline - now))
-            raise SyscallError(errno.EINTR)
-        if cpu and left / NSEC_PER_SEC <= _MAX_WAIT_S:
-            return 0
+    # never reach a CPU-clock deadline: it sleeps the same span of wall time.
+    # Other clocks all tick at the monotonic rate, so one monotonic deadline
+    # serves them (quark's guests cannot set the realtime clock).
+    end = _time.monotonic() + left / NSEC_PER_SEC
+    try:
+        kernel.wait_until(task, lambda: False, end)
+    except SyscallError as e:
+        if e.errno != ERESTARTSYS:
+            raise
+        if absolute:
+            raise SyscallError(ERESTARTNOHAND) from None
+        if rem:
+            left_ns = max(0, int((end - _time.monotonic()) * NSEC_PER_SEC))
+            _write_timespec(task, rem, left_ns)
+        raise SyscallError(ERESTART_RESTARTBLOCK) from None
+    return 0
 
 
 def sys_nanosleep(task: Any, req: int, rem: int) -> int:

@@ -131,6 +131,14 @@ class OpenFile:
         """FIONREAD."""
         raise SyscallError(errno.ENOTTY)
 
+    # -- readiness (poll/select) -------------------------------------------------
+    def poll_events(self, task: Any) -> int:
+        """The POLL* bits that hold now. Files that never block answer as
+        Linux does for a file without a poll method (DEFAULT_POLLMASK:
+        readable and writable whatever the open mode), so poll/select on
+        regular files and simple devices match a native run."""
+        return 0x1 | 0x4 | 0x40 | 0x100     # POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+
     # -- metadata --------------------------------------------------------------
     def stat(self, task: Any) -> "StatInfo":
         raise NotImplementedError

@@ -14,7 +14,7 @@ import stat as st_mod
 import struct
 from typing import Any
 
-from qkernel.errors import MustExit, SyscallError
+from qkernel.errors import SyscallError
 from qkernel.vfs import abi
 from qkernel.vfs.file import MAX_RW, DirEntry, OpenFile
 from qkernel.vfs.hostpath import utimensat
@@ -33,6 +33,38 @@ def in_poller(task: Any) -> bool:
     return bool(fn is not None and fn())
 
 
+# Host fds nobody calls kernel.notify() for: a task waiting on one wakes at
+# least this often to see signals and group exit (kernel lock released).
+POLL_SLICE_MS = 50
+_POLLIN, _POLLPRI, _POLLOUT, _POLLNVAL = select.POLLIN, select.POLLPRI, select.POLLOUT, select.POLLNVAL
+SIGPIPE = 13
+
+
+def host_poll(fd: int, events: int, timeout_ms: int = 0) -> int:
+    """The host's revents for `fd` (0 = not ready). Host poll bits are
+    Linux's, so they pass through unchanged."""
+    if fd < 0:
+        return _POLLNVAL
+    p = select.poll()
+    p.register(fd, events)
+    ready = p.poll(timeout_ms)
+    return ready[0][1] if ready else 0
+
+
+def wait_host_fd(task: Any, fd: int, events: int) -> None:
+    """Block until the host fd is ready for `events` (or hung up / in error),
+    never holding kernel.lock while the host sleeps.
+
+    Between slices the kernel's own wait rules apply: a zero-length
+    `wait_until` raises MustExit on the poller, TaskExit when the group
+    dies and ERESTARTSYS when a signal must be taken."""
+    kernel = task.kernel
+    while not host_poll(fd, events):
+        kernel.wait_until(task, lambda: False, deadline=0.0)
+        with kernel.unlocked():
+            host_poll(fd, events, POLL_SLICE_MS)
+
+
 class HostFdFile(OpenFile):
     """What all host-fd files share: stat, metadata through the fd, release."""
 
@@ -48,6 +80,10 @@ class HostFdFile(OpenFile):
 
     def stat(self, task: Any) -> StatInfo:
         return StatInfo.from_host(_host(os.fstat, self.fd))
+
+    def poll_events(self, task: Any) -> int:
+        """Readiness straight from the host fd (regular files: always ready)."""
+        return host_poll(self.fd, _POLLIN | _POLLPRI | _POLLOUT)
 
     def fsync(self, task: Any) -> None:
         try:
@@ -183,19 +219,38 @@ class HostStream(HostFdFile):
         self.seekable = st_mod.S_ISREG(os.fstat(fd).st_mode)
         self.fg_pgrp: int | None = None      # the tty's foreground group, guest pids
 
+    # A tty or pipe may block for as long as the other side likes: wait for
+    # readiness in slices (wait_host_fd) and do the host call itself with
+    # kernel.lock released, so other tasks keep running. A regular file
+    # never blocks and is served directly.
     def read(self, task: Any, n: int) -> bytes:
-        if not self.flags & abi.O_NONBLOCK and in_poller(task):
-            r, _, _ = select.select([self.fd], [], [], 0)
-            if not r:
-                raise MustExit()          # would block: serve it on the vCPU thread
+        n = min(n, MAX_RW)
+        if self.seekable or n <= 0:
+            return _host(os.read, self.fd, n)
         if self.flags & abi.O_NONBLOCK:
-            r, _, _ = select.select([self.fd], [], [], 0)
-            if not r:
+            if not host_poll(self.fd, _POLLIN):
                 raise SyscallError(errno.EAGAIN)
-        return _host(os.read, self.fd, min(n, MAX_RW))
+        else:
+            wait_host_fd(task, self.fd, _POLLIN)
+        with task.kernel.unlocked():
+            return _host(os.read, self.fd, n)
 
     def write(self, task: Any, data: bytes) -> int:
-        return _host(os.write, self.fd, data)
+        if self.seekable or not data:
+            return _host(os.write, self.fd, data)
+        if self.flags & abi.O_NONBLOCK:
+            if not host_poll(self.fd, _POLLOUT):
+                raise SyscallError(errno.EAGAIN)
+        else:
+            wait_host_fd(task, self.fd, _POLLOUT)
+        try:
+            with task.kernel.unlocked():
+                return _host(os.write, self.fd, data)
+        except SyscallError as e:
+            if e.errno == errno.EPIPE:        # the host reader is gone: SIGPIPE, as Linux
+                from qkernel.signals import send_signal
+                send_signal(task.kernel, task, SIGPIPE)
+            raise
 
     def pread(self, task: Any, n: int, offset: int) -> bytes:
         return _host(os.pread, self.fd, min(n, MAX_RW), offset)
