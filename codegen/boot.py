@@ -38,14 +38,14 @@ def load_qcall(spec_dir: pathlib.Path) -> dict:
 def template_vars(qcall: dict) -> dict:
     offsets = {f["name"]: f["offset"] for f in qcall["fields"]}
     return {
-        "slot": qcall["page_va"] + qcall["slot_offset"],
+        "slot_offset": qcall["slot_offset"],
         "off": offsets,
         "spin_budget": qcall["spin_budget"],
         "port_qcall": qcall["ports"]["qcall"],
         "port_exception": qcall["ports"]["exception"],
         "kind_return": qcall["kinds"]["return"],
         "error_code_vectors": ERROR_CODE_VECTORS,
-        "pte_list": layout.kva(layout.PTE_LIST_PA),
+        "kstack_size": layout.KSTACK_SIZE,
     }
 
 

@@ -12,87 +12,85 @@ class Stub:
 
 
 TRAMPOLINE_PVM = Stub(
-    va=0x7ffffffff000,
+    va=0x7fffffe00000,
     code=bytes.fromhex(
-        "48a320f8ffffff7f000048893d1708000048893518080000488915190800004c89151a0800004c89051b0800004c890d"
-        "1c08000048890d1d0800004c891d1e08000049bb00f8ffffff7f0000498b0b48ffc149890bb8400d0300f390493b4b08"
-        "7406ffc875f4e65149bb00f8ffffff7f000049837b100075ed498b4318498b4b584d8b5b60488d64248041539d488da4"
-        "2480000000ffe10f0b"
+        "4c891d590800004c8d1df20700004989432049897b2849897330498953384d8953404d8943484d894b5049894b58498b"
+        "0b48ffc149890bb8400d0300f390493b4b087406ffc875f4e65149837b100075f7498b4318498b4b584d8b5b60488d64"
+        "248041539d488da42480000000ffe10f0b"
     ),
     labels={
-        "entry": 0x7ffffffff000,
-        "spin": 0x7ffffffff05a,
-        "exit_path": 0x7ffffffff066,
-        "answered": 0x7ffffffff068,
-        "flush_doorbell": 0x7ffffffff097,
+        "entry": 0x7fffffe00000,
+        "spin": 0x7fffffe0003c,
+        "exit_path": 0x7fffffe00048,
+        "answered": 0x7fffffe0004a,
+        "flush_doorbell": 0x7fffffe0006f,
     },
 )
 
 TRAMPOLINE_VMX = Stub(
-    va=0x7ffffffff000,
+    va=0x7fffffe00000,
     code=bytes.fromhex(
-        "48a320f8ffffff7f000048893d1708000048893518080000488915190800004c89151a0800004c89051b0800004c890d"
-        "1c08000048890d1d0800004c891d1e08000049bb00f8ffffff7f0000498b0b48ffc149890bb8400d0300f390493b4b08"
-        "7406ffc875f4e65149bb00f8ffffff7f000049837b100075ed498b4318498b4b58498953684889ca48c1ea2f498b5368"
-        "75074d8b5b60480f070f0b0f0b"
+        "4c891d590800004c8d1df20700004989432049897b2849897330498953384d8953404d8943484d894b5049894b58498b"
+        "0b48ffc149890bb8400d0300f390493b4b087406ffc875f4e65149837b100075f7498b4318498b4b58498953684889ca"
+        "48c1ea2f498b536875074d8b5b60480f070f0b0f0b"
     ),
     labels={
-        "entry": 0x7ffffffff000,
-        "spin": 0x7ffffffff05a,
-        "exit_path": 0x7ffffffff066,
-        "answered": 0x7ffffffff068,
-        "iret_path": 0x7ffffffff099,
-        "flush_doorbell": 0x7ffffffff09b,
+        "entry": 0x7fffffe00000,
+        "spin": 0x7fffffe0003c,
+        "exit_path": 0x7fffffe00048,
+        "answered": 0x7fffffe0004a,
+        "iret_path": 0x7fffffe00071,
+        "flush_doorbell": 0x7fffffe00073,
     },
 )
 
 EXCEPTIONS = Stub(
-    va=0xffff888000006000,
+    va=0xffff888000002000,
     code=bytes.fromhex(
         "6a006a00e9b80000006a006a01e9af0000006a006a02e9a60000006a006a03e99d0000006a006a04e9940000006a006a"
         "05e98b0000006a006a06e9820000006a006a07eb7c6a08eb786a006a09eb726a0aeb6e6a0beb6a6a0ceb666a0deb626a"
         "0eeb5e6a006a0feb586a006a10eb526a11eb4e6a006a12eb486a006a13eb426a006a14eb3c6a15eb386a006a16eb326a"
         "006a17eb2c6a006a18eb266a006a19eb206a006a1aeb1a6a006a1beb146a006a1ceb0e6a1deb0a6a1eeb066a006a1feb"
-        "00e6e14883c41048cf5051525648be000002008088ffff488b0e4883c6084885c9741f488b06488b5608488910488b46"
-        "104885c074030f01384883c61848ffc975e15e5a59584883c41048cf"
+        "00e6e14883c41048cf505152564889e64881e60080ffff488b36488b0e4883c6084885c9741f488b06488b5608488910"
+        "488b46104885c074030f01384883c61848ffc975e15e5a59584883c41048cf"
     ),
     labels={
-        "vec0": 0xffff888000006000,
-        "vec1": 0xffff888000006009,
-        "vec2": 0xffff888000006012,
-        "vec3": 0xffff88800000601b,
-        "vec4": 0xffff888000006024,
-        "vec5": 0xffff88800000602d,
-        "vec6": 0xffff888000006036,
-        "vec7": 0xffff88800000603f,
-        "vec8": 0xffff888000006045,
-        "vec9": 0xffff888000006049,
-        "vec10": 0xffff88800000604f,
-        "vec11": 0xffff888000006053,
-        "vec12": 0xffff888000006057,
-        "vec13": 0xffff88800000605b,
-        "vec14": 0xffff88800000605f,
-        "vec15": 0xffff888000006063,
-        "vec16": 0xffff888000006069,
-        "vec17": 0xffff88800000606f,
-        "vec18": 0xffff888000006073,
-        "vec19": 0xffff888000006079,
-        "vec20": 0xffff88800000607f,
-        "vec21": 0xffff888000006085,
-        "vec22": 0xffff888000006089,
-        "vec23": 0xffff88800000608f,
-        "vec24": 0xffff888000006095,
-        "vec25": 0xffff88800000609b,
-        "vec26": 0xffff8880000060a1,
-        "vec27": 0xffff8880000060a7,
-        "vec28": 0xffff8880000060ad,
-        "vec29": 0xffff8880000060b3,
-        "vec30": 0xffff8880000060b7,
-        "vec31": 0xffff8880000060bb,
-        "common": 0xffff8880000060c1,
-        "pte_flush": 0xffff8880000060c9,
-        "flush_loop": 0xffff8880000060e3,
-        "flush_next": 0xffff8880000060f9,
-        "flush_done": 0xffff888000006102,
+        "vec0": 0xffff888000002000,
+        "vec1": 0xffff888000002009,
+        "vec2": 0xffff888000002012,
+        "vec3": 0xffff88800000201b,
+        "vec4": 0xffff888000002024,
+        "vec5": 0xffff88800000202d,
+        "vec6": 0xffff888000002036,
+        "vec7": 0xffff88800000203f,
+        "vec8": 0xffff888000002045,
+        "vec9": 0xffff888000002049,
+        "vec10": 0xffff88800000204f,
+        "vec11": 0xffff888000002053,
+        "vec12": 0xffff888000002057,
+        "vec13": 0xffff88800000205b,
+        "vec14": 0xffff88800000205f,
+        "vec15": 0xffff888000002063,
+        "vec16": 0xffff888000002069,
+        "vec17": 0xffff88800000206f,
+        "vec18": 0xffff888000002073,
+        "vec19": 0xffff888000002079,
+        "vec20": 0xffff88800000207f,
+        "vec21": 0xffff888000002085,
+        "vec22": 0xffff888000002089,
+        "vec23": 0xffff88800000208f,
+        "vec24": 0xffff888000002095,
+        "vec25": 0xffff88800000209b,
+        "vec26": 0xffff8880000020a1,
+        "vec27": 0xffff8880000020a7,
+        "vec28": 0xffff8880000020ad,
+        "vec29": 0xffff8880000020b3,
+        "vec30": 0xffff8880000020b7,
+        "vec31": 0xffff8880000020bb,
+        "common": 0xffff8880000020c1,
+        "pte_flush": 0xffff8880000020c9,
+        "flush_loop": 0xffff8880000020e6,
+        "flush_next": 0xffff8880000020fc,
+        "flush_done": 0xffff888000002105,
     },
 )

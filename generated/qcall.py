@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 
-PAGE_VA = 0x7ffffffff000
+PAGE_VA = 0x7fffffe00000
 SLOT_OFFSET = 0x800
 SLOT_SIZE = 0x80
 SPIN_BUDGET = 0x30d40

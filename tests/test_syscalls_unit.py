@@ -21,6 +21,7 @@ from qkernel.errors import MustExit, SyscallError
 from qkernel.syscalls import identity, process
 from qkernel.syscalls import time as qtime
 from qkernel.task import Task
+from qkernel.threadgroup import ThreadGroup
 from tests.memory import FlatMemory
 
 BASE = 0x10000
@@ -165,39 +166,8 @@ def _ts(task: Task, addr: int, sec: int, nsec: int) -> int:
     return addr
 
 
-def test_nanosleep(task: Task) -> None:
-    t0 = time.monotonic()
-    assert qtime.sys_nanosleep(task, _ts(task, A, 0, 20_000_000), 0) == 0
-    assert time.monotonic() - t0 >= 0.019
-    assert err(qtime.sys_nanosleep, task, _ts(task, A, 0, 1_000_000_000), 0) == errno.EINVAL
-    assert err(qtime.sys_nanosleep, task, _ts(task, A, -1, 0), 0) == errno.EINVAL
-    assert err(qtime.sys_nanosleep, task, BAD, 0) == errno.EFAULT
-    task.kernel.poller = True
-    with pytest.raises(MustExit):
-        qtime.sys_nanosleep(task, _ts(task, A, 0, 1), 0)
 
 
-def test_nanosleep_interrupted_writes_rem(task: Task) -> None:
-    ev = threading.Event()
-    task.kernel.interrupt_event = ev
-    threading.Timer(0.05, ev.set).start()
-    assert err(qtime.sys_nanosleep, task, _ts(task, A, 5, 0), B) == errno.EINTR
-    sec, nsec = struct.unpack("<qq", task.mm.copy_in(B, 16))
-    assert 4 <= sec < 5
-
-
-def test_clock_nanosleep(task: Task) -> None:
-    qtime.sys_clock_gettime(task, 1, B)
-    sec, nsec = struct.unpack("<qq", task.mm.copy_in(B, 16))
-    nsec += 10_000_000
-    sec, nsec = sec + nsec // 10**9, nsec % 10**9
-    assert qtime.sys_clock_nanosleep(task, 1, 1, _ts(task, A, sec, nsec), 0) == 0
-    assert err(qtime.sys_clock_nanosleep, task, 3, 0, A, 0) == errno.EOPNOTSUPP
-    assert err(qtime.sys_clock_nanosleep, task, 4, 0, A, 0) == errno.EOPNOTSUPP
-    assert err(qtime.sys_clock_nanosleep, task, 42, 0, A, 0) == errno.EINVAL
-
-
-# ------------------------------------------------------------------ process
 
 def test_arch_prctl(task: Task) -> None:
     assert process.sys_arch_prctl(task, 0x1002, 0x7000_1000) == 0
@@ -287,25 +257,6 @@ def test_exit(task: Task) -> None:
     assert task.kernel.exited == [0x34] and task.exit_status == 0x3400
 
 
-def test_sigaction_and_mask(task: Task) -> None:
-    task.mm.copy_out(A, struct.pack("<4Q", 0x401000, 0x04000000, 0x402000, (1 << 8) | 1))
-    assert process.sys_rt_sigaction(task, 2, A, B, 8) == 0
-    assert struct.unpack("<4Q", task.mm.copy_in(B, 32)) == (0, 0, 0, 0)
-    assert process.sys_rt_sigaction(task, 2, 0, B, 8) == 0
-    assert struct.unpack("<4Q", task.mm.copy_in(B, 32)) == (0x401000, 0x04000000, 0x402000, 1)
-    assert err(process.sys_rt_sigaction, task, 9, A, 0, 8) == errno.EINVAL
-    assert process.sys_rt_sigaction(task, 9, 0, B, 8) == 0
-    assert err(process.sys_rt_sigaction, task, 65, 0, B, 8) == errno.EINVAL
-    assert err(process.sys_rt_sigaction, task, 0, 0, B, 8) == errno.EINVAL
-    assert err(process.sys_rt_sigaction, task, 2, 0, B, 4) == errno.EINVAL
-    task.mm.write_u64(A, (1 << 8) | (1 << 18) | 1)         # KILL, STOP, HUP
-    assert process.sys_rt_sigprocmask(task, 0, A, B, 8) == 0
-    assert task.sigmask == 1 and task.mm.read_u64(B) == 0
-    assert process.sys_rt_sigprocmask(task, 1, A, 0, 8) == 0 and task.sigmask == 0
-    assert err(process.sys_rt_sigprocmask, task, 7, A, 0, 8) == errno.EINVAL
-    assert process.sys_rt_sigprocmask(task, 7, 0, B, 8) == 0
-    assert err(process.sys_rt_sigprocmask, task, 0, A, 0, 16) == errno.EINVAL
-
 
 def test_prctl(task: Task) -> None:
     task.mm.copy_out(A, b"a-very-long-thread-name\0")
@@ -334,5 +285,6 @@ def test_groups_and_sessions(task: Task) -> None:
     assert err(process.sys_setpgid, task, 5, 0) == errno.ESRCH
     assert err(process.sys_setpgid, task, 0, -1) == errno.EINVAL
     other = Task(kernel=task.kernel, mm=task.mm, fds=None, fs=None,  # type: ignore[arg-type]
-                 creds=Credentials(), pid=7, tid=7, pgid=3, sid=3)
+                 creds=Credentials(), pid=7, tid=7,
+                 tg=ThreadGroup(pid=7, parent=None, pgid=3, sid=3))
     assert process.sys_setsid(other) == 7 and (other.pgid, other.sid) == (7, 7)

@@ -12,6 +12,7 @@ from qkernel.config import KernelConfig, MountSpec
 from qkernel.creds import Credentials
 from qkernel.errors import MustExit, SyscallError
 from qkernel.syscalls import fs
+from qkernel.kernel import Kernel
 from qkernel.task import Task
 from tests.memory import FlatMemory
 from qkernel.vfs import abi
@@ -21,15 +22,6 @@ from qkernel.vfs.fdtable import FdTable
 BASE = 0x10000
 
 
-
-
-class FakeKernel:
-    def __init__(self, vfs: object) -> None:
-        self.vfs = vfs
-        self.poller = False
-
-    def in_poller(self) -> bool:
-        return self.poller
 
 
 @pytest.fixture
@@ -45,8 +37,8 @@ def rootfs(tmp_path):
 
 def make_task(rootfs, **cfg) -> Task:
     config = KernelConfig(rootfs=str(rootfs), args=["/bin/sh"], **cfg)
-    vfs = build_vfs(config)
-    kernel = FakeKernel(vfs)
+    kernel = Kernel(config, 64 << 20)
+    vfs = kernel.vfs
     t = Task(kernel=kernel, mm=FlatMemory(), fds=FdTable(), fs=initial_fs_context(vfs, config),
              creds=Credentials.for_user(config.uid, config.gid), pid=1, tid=1)
     t.exe_path = "/bin/sh"
@@ -354,48 +346,8 @@ def _pipe(t: Task, flags: int = 0) -> tuple[int, int]:
     return struct.unpack("<ii", t.mm.copy_in(a, 8))
 
 
-def test_pipe_basic_and_eof(task):
-    r, w = _pipe(task)
-    assert write(task, w, b"abc") == 3
-    n = task.mm.alloc(4)
-    fs.sys_ioctl(task, r, abi.FIONREAD, n)
-    assert task.mm.read_u32(n) == 3
-    assert read_all(task, r) == b"abc"
-    fs.sys_close(task, w)
-    assert read_all(task, r) == b""
-    assert err(write, task, r, b"x") == errno.EBADF
 
 
-def test_pipe_nonblock_epipe_and_poller(task):
-    r, w = _pipe(task, abi.O_NONBLOCK)
-    assert err(read_all, task, r) == errno.EAGAIN
-    assert write(task, w, bytes(70000)) == 65536
-    assert err(write, task, w, b"x") == errno.EAGAIN
-    r2, w2 = _pipe(task)
-    task.kernel.poller = True
-    with pytest.raises(MustExit):
-        read_all(task, r2)
-    task.kernel.poller = False
-    fs.sys_close(task, r2)
-    assert err(write, task, w2, b"x") == errno.EPIPE
-    buf = task.mm.alloc(8)
-    assert err(fs.sys_lseek, task, r, 0, abi.SEEK_SET) == errno.ESPIPE
-    assert err(fs.sys_ioctl, task, r, abi.TCGETS, buf) == errno.ENOTTY
-    assert err(fs.sys_pipe2, task, buf, 0x1) == errno.EINVAL
-
-
-def test_pipe_blocking_read_wakes_up(task):
-    import threading
-    r, w = _pipe(task)
-    got: list[bytes] = []
-    th = threading.Thread(target=lambda: got.append(read_all(task, r)))
-    th.start()
-    write(task, w, b"late")
-    th.join(5)
-    assert got == [b"late"]
-
-
-# -- fd table --------------------------------------------------------------------------
 
 def test_fd_table_dup_cloexec_emfile(task):
     a = openf(task, "/etc/shadow")

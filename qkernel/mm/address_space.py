@@ -23,9 +23,11 @@ from qkernel.mm.physmem import PAGE, FrameAllocator, PhysicalMemory
 from qkernel.mm.vma import (MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_EXEC, PROT_NONE, PROT_READ,
                             PROT_WRITE, Vma)
 
-TASK_SIZE = 0x7FFF_FFFF_F000
-STACK_TOP = 0x7FFF_FFFF_E000          # below the trampoline page
-MMAP_BASE = 0x7FFF_F000_0000 - (256 << 20)   # top-down mmap area starts below a 256 MiB stack gap
+# The guest's mappable space ends 2 MiB below Linux's TASK_SIZE (0x7ffffffff000):
+# that last stretch of the user half holds the QCall trampoline pages.
+TASK_SIZE = 0x7FFF_FFE0_0000
+STACK_TOP = TASK_SIZE - 0x1000        # a guard page below the trampolines
+MMAP_BASE = STACK_TOP - (8 << 20) - (256 << 20)   # top-down mmaps start below a 256 MiB stack gap
 MMAP_MIN_ADDR = 0x10000
 
 
@@ -70,6 +72,7 @@ class AddressSpace:
         # the vDSO's by all): this space must not free or write them. Set by
         # the loader / file mmap (qkernel/mm/pagecache.py); None = none mapped.
         self.page_cache: Any = None
+        self.users = 1                       # tasks sharing this space (CLONE_VM)
 
     # ---- VMA bookkeeping -------------------------------------------------
     def _reindex(self) -> None:
@@ -151,12 +154,15 @@ class AddressSpace:
                 addr = hint
             else:
                 addr = self.find_free(length)
+        npages = length // PAGE
+        if frames is None:
+            # Frames first: running out must leave no half-made mapping behind.
+            if npages > self.frames.frames_left:
+                raise SyscallError(errno.ENOMEM, "guest memory exhausted")
+            frames = self.frames.alloc_many(npages)
         vma = Vma(addr, addr + length, prot, flags, name, file_offset)
         self.vmas.append(vma)
         self._reindex()
-        npages = length // PAGE
-        if frames is None:
-            frames = self.frames.alloc_many(npages)
         bits = pte_flags(prot)
         self.pt.write_range(addr, [pa | bits for pa in frames])
         return addr
@@ -257,10 +263,12 @@ class AddressSpace:
                     self.unmap(old + new_size, old_size - new_size)
                 return old
             if old + new_size <= TASK_SIZE and self.is_free(old + old_size, old + new_size):
+                if (new_size - old_size) // PAGE > self.frames.frames_left:
+                    raise SyscallError(errno.ENOMEM, "guest memory exhausted")
+                frames = self.frames.alloc_many((new_size - old_size) // PAGE)
                 grown = Vma(old + old_size, old + new_size, vma.prot, vma.flags, vma.name)
                 self.vmas.append(grown)
                 self._reindex()
-                frames = self.frames.alloc_many((new_size - old_size) // PAGE)
                 bits = pte_flags(vma.prot)
                 self.pt.write_range(old + old_size, [pa | bits for pa in frames])
                 return old
@@ -400,9 +408,43 @@ class AddressSpace:
     def write_struct(self, addr: int, obj: Any) -> None:
         self.copy_out(addr, bytes(obj))
 
+    # ---- fork ------------------------------------------------------------
+    def copy_into(self, child: "AddressSpace") -> None:
+        """Fill `child` (fresh) with a copy of every mapping: fork without CLONE_VM.
+
+        Copy, not copy-on-write: under kvm_pvm a write-protected parent page
+        costs a guest-side PTE store (~3 µs interpreted) plus a ~100 µs fault
+        on the first write, while copying a page costs ~1 µs. Frames the host
+        never touched read as zero and are not copied at all (mincore)."""
+        child.brk_start, child.brk, child.mmap_base = self.brk_start, self.brk, self.mmap_base
+        view = self.memory.view
+        for vma in self.vmas:
+            child.vmas.append(Vma(vma.start, vma.end, vma.prot, vma.flags, vma.name, vma.file_offset))
+            npages = vma.length // PAGE
+            ptes = self.pt.read_range(vma.start, npages)
+            frames = self.frames.alloc_many(sum(1 for p in ptes if p & (PTE_P | PTE_RETAINED)))
+            resident = self.memory.resident([p & ADDR_MASK for p in ptes if p & (PTE_P | PTE_RETAINED)])
+            out = []
+            k = 0
+            for pte in ptes:
+                if not pte & (PTE_P | PTE_RETAINED):
+                    out.append(0)
+                    continue
+                src, dst = pte & ADDR_MASK, frames[k]
+                if resident[k]:
+                    view[dst:dst + PAGE] = view[src:src + PAGE]
+                k += 1
+                out.append(dst | (pte & ~ADDR_MASK))
+            child.pt.write_range(vma.start, out)
+        child._reindex()
+
     # ---- teardown ----------------------------------------------------------
     def release(self) -> None:
-        """Free every frame (the process is gone; nothing will run on this table)."""
+        """Free the data frames (the process is gone; nothing runs on this table).
+
+        The page-table frames are not reused: kvm_pvm's shadow MMU may still
+        hold translations made from them, and host-side writes to a reused
+        table would not reach it (DESIGN §3). They stay quarantined."""
         frames = []
         for v in self.vmas:
             for pte in self.pt.read_range(v.start, v.length // PAGE):
@@ -410,4 +452,3 @@ class AddressSpace:
                     frames.append(pte & ADDR_MASK)
         self.frames.free(self._own_frames(frames) + self.deferred_free)
         self.vmas, self._starts, self.deferred_free, self.flush_queue = [], [], [], []
-        self.pt.release()

@@ -62,6 +62,22 @@ class PageTable:
         self._leaf[key] = table
         return table
 
+    def install_leaf_table(self, va: int, table_pa: int) -> None:
+        """Make the page table at `table_pa` (owned elsewhere, e.g. shared by
+        every address space) cover the 2 MiB around `va`."""
+        table = self.root
+        for level in (4, 3):
+            slot = table + 8 * index(va, level)
+            entry = self.memory.read_u64(slot)
+            if not entry & PTE_P:
+                new = self.frames.alloc()
+                self.table_frames.append(new)
+                entry = new | TABLE_FLAGS
+                self.memory.write_u64(slot, entry)
+            table = entry & ADDR_MASK
+        self.memory.write_u64(table + 8 * index(va, 2), table_pa | TABLE_FLAGS)
+        self._leaf[va >> 21] = table_pa
+
     def get(self, va: int) -> int:
         """The leaf entry for `va` (0 if no table)."""
         pt = self.leaf_table(va, create=False)

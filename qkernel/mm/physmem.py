@@ -19,6 +19,7 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                        ctypes.c_int, ctypes.c_long]
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
 
 
 class PhysicalMemory:
@@ -46,6 +47,16 @@ class PhysicalMemory:
 
     def write_u64(self, pa: int, value: int) -> None:
         struct.pack_into("<Q", self.view, pa, value)
+
+    def resident(self, frames: list[int]) -> list[bool]:
+        """Whether each frame has host memory behind it (untouched ones read as zero)."""
+        if not frames:
+            return []
+        lo, hi = min(frames), max(frames) + PAGE
+        vec = (ctypes.c_ubyte * ((hi - lo) // PAGE))()
+        if _libc.mincore(ctypes.c_void_p(self.host_addr + lo), hi - lo, vec) != 0:
+            return [True] * len(frames)
+        return [bool(vec[(pa - lo) // PAGE] & 1) for pa in frames]
 
     def discard(self, pa: int, length: int) -> None:
         """Give frames back to the host; they read as zero afterwards."""
