@@ -43,6 +43,7 @@ install: venv
 
 gen: venv
 	$(PY) -m codegen
+	$(PY) -m qkernel.vdso.build
 
 native: venv deps
 	$(PY) -m qvisor.native.build

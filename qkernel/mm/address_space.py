@@ -415,25 +415,31 @@ class AddressSpace:
         Copy, not copy-on-write: under kvm_pvm a write-protected parent page
         costs a guest-side PTE store (~3 µs interpreted) plus a ~100 µs fault
         on the first write, while copying a page costs ~1 µs. Frames the host
-        never touched read as zero and are not copied at all (mincore)."""
+        never touched read as zero and are not copied at all (mincore); the
+        page cache's read-only frames (libraries, the vDSO) are shared."""
         child.brk_start, child.brk, child.mmap_base = self.brk_start, self.brk, self.mmap_base
+        child.page_cache = self.page_cache
         view = self.memory.view
         for vma in self.vmas:
             child.vmas.append(Vma(vma.start, vma.end, vma.prot, vma.flags, vma.name, vma.file_offset))
-            npages = vma.length // PAGE
-            ptes = self.pt.read_range(vma.start, npages)
-            frames = self.frames.alloc_many(sum(1 for p in ptes if p & (PTE_P | PTE_RETAINED)))
-            resident = self.memory.resident([p & ADDR_MASK for p in ptes if p & (PTE_P | PTE_RETAINED)])
+            ptes = self.pt.read_range(vma.start, vma.length // PAGE)
+            own = [p & ADDR_MASK for p in ptes
+                   if p & (PTE_P | PTE_RETAINED) and not self._is_shared(p & ADDR_MASK)]
+            frames = iter(self.frames.alloc_many(len(own)))
+            resident = iter(self.memory.resident(own))
             out = []
-            k = 0
             for pte in ptes:
                 if not pte & (PTE_P | PTE_RETAINED):
                     out.append(0)
                     continue
-                src, dst = pte & ADDR_MASK, frames[k]
-                if resident[k]:
+                src = pte & ADDR_MASK
+                if self._is_shared(src):
+                    self.page_cache.ref(src)
+                    out.append(pte)
+                    continue
+                dst = next(frames)
+                if next(resident):
                     view[dst:dst + PAGE] = view[src:src + PAGE]
-                k += 1
                 out.append(dst | (pte & ~ADDR_MASK))
             child.pt.write_range(vma.start, out)
         child._reindex()

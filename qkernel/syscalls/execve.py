@@ -71,7 +71,7 @@ def do_execve(task: Task, path: str, argv: list[bytes], envp: list[bytes]) -> in
     from qkernel.loader.init import load_image
     mm = kernel.new_address_space()          # type: ignore[attr-defined]
     try:
-        entry, rsp, exe_path = load_image(task, mm, path, argv, envp)
+        entry, rsp, exe_path, comm = load_image(task, mm, path, argv, envp)
     except BaseException:
         mm.release()
         raise
@@ -89,7 +89,7 @@ def do_execve(task: Task, path: str, argv: list[bytes], envp: list[bytes]) -> in
     _reset_signal_handlers(task)
     task.sigaltstack = (0, 2, 0)
     task.exe_path = exe_path
-    task.comm = os.path.basename(exe_path).encode()[:15]
+    task.comm = comm
     task.clear_child_tid = 0
     task.robust_list = (0, 0)
     task.rseq = (0, 0, 0)
