@@ -33,7 +33,8 @@ class QCallServer:
     def attach(self, index: int, res: VcpuResources, task: Task) -> None:
         with self._lock:
             self.slots[index] = (res, task)
-        lib.qv_slot_register(index, self.machine.memory.host_addr + res.slot_pa)
+        if lib.qv_slot_register(index, self.machine.memory.host_addr + res.slot_pa) != 0:
+            raise RuntimeError(f"QCall slot {index} cannot be registered")
 
     def detach(self, index: int) -> None:
         with self._lock:

@@ -94,3 +94,8 @@ def test_pvm_trampoline_writes_only_syscall_clobbers() -> None:
         _, written = insn.regs_access()
         names = {insn.reg_name(r) for r in written}
         assert names <= allowed, f"{insn.mnemonic} {insn.op_str} writes {names - allowed}"
+
+
+def test_native_core_has_a_slot_per_vcpu() -> None:
+    from qvisor.kvm import lib
+    assert lib.qv_max_slots() == layout.MAX_VCPUS

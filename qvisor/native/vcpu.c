@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QV_MAX_SLOTS 8
+#define QV_MAX_SLOTS 128   /* = MAX_VCPUS in qvisor/layout.py (checked by a test) */
 
 struct qv_slot {
     volatile uint64_t *guest;      /* the slot in guest memory: untrusted */
@@ -86,6 +86,8 @@ int qv_slot_register(int index, uint64_t host_addr)
  * this thread now owns it, 0 if another thread owns or answered it. */
 int qv_claim(int index, uint64_t seq)
 {
+    if (index < 0 || index >= QV_MAX_SLOTS)
+        return 0;
     struct qv_slot *s = &poller.slots[index];
     uint64_t cur = atomic_load(&s->claimed);
     while (cur < seq) {
@@ -98,6 +100,8 @@ int qv_claim(int index, uint64_t seq)
 /* Publish the answer of `seq`: data was written before, the number last. */
 void qv_publish(int index, uint64_t seq)
 {
+    if (index < 0 || index >= QV_MAX_SLOTS || !poller.slots[index].guest)
+        return;
     struct qv_slot *s = &poller.slots[index];
     atomic_store(&s->answered, seq);
     atomic_thread_fence(memory_order_release);
@@ -107,6 +111,8 @@ void qv_publish(int index, uint64_t seq)
 /* Wait until request `seq` has been answered by whichever thread owns it. */
 void qv_wait_answered(int index, uint64_t seq)
 {
+    if (index < 0 || index >= QV_MAX_SLOTS)
+        return;
     struct qv_slot *s = &poller.slots[index];
     while (atomic_load(&s->answered) < seq)
         __builtin_ia32_pause();
@@ -114,6 +120,8 @@ void qv_wait_answered(int index, uint64_t seq)
 
 uint64_t qv_read_req_seq(int index)
 {
+    if (index < 0 || index >= QV_MAX_SLOTS || !poller.slots[index].guest)
+        return 0;
     return poller.slots[index].guest[off_req_seq];
 }
 
@@ -157,6 +165,11 @@ void qv_poller_wake(void)
     atomic_fetch_add(&poller.wake, 1);
     if (atomic_load(&poller.sleeping))
         futex(&poller.wake, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+int qv_max_slots(void)
+{
+    return QV_MAX_SLOTS;
 }
 
 int qv_poller_start(uint64_t idle_spin_ns)
