@@ -63,8 +63,9 @@ def run_sandbox(config: KernelConfig, log: logging.Logger | None = None) -> int:
         server = QCallServer(machine, kernel)
         launcher = TaskLauncher(machine, kernel, server, log)
         kernel.launcher = launcher
-        # vCPU kicks interrupt KVM_RUN with this signal; its handler does nothing.
-        old_handlers[KICK_SIGNAL] = signal.signal(KICK_SIGNAL, lambda *_: None)
+        # vCPU kicks interrupt KVM_RUN with this signal; its handler does
+        # nothing, and stays installed: a late kick must never kill the process.
+        signal.signal(KICK_SIGNAL, lambda *_: None)
         for sig in FORWARDED_SIGNALS:
             old_handlers[sig] = signal.signal(sig, _forwarder(kernel))
         server.start()
