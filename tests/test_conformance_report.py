@@ -14,7 +14,7 @@ from tests.guest import quark
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="native runs need root like quark's")
 
 # Known gaps, each honest in its spec (status partial / notes).
-KNOWN_FAILING = {"mmap_file"}      # MAP_SHARED file mappings are not supported yet
+KNOWN_FAILING: set[str] = set()
 
 
 def test_report_lists_every_number(tmp_path: Path) -> None:

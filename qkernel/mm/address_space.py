@@ -109,6 +109,7 @@ class AddressSpace:
             if v.end > end:
                 kept.append(v.piece(end, v.end))
             removed.append(v.piece(max(v.start, start), min(v.end, end)))
+            v.drop()
         self.vmas.extend(kept)
         self._reindex()
         return removed
@@ -192,6 +193,8 @@ class AddressSpace:
         if end > TASK_SIZE or end < addr:
             raise SyscallError(errno.EINVAL)
         for piece in self._carve(addr, end):
+            self.write_back(piece)
+            piece.drop()
             npages = piece.length // PAGE
             ptes = self.pt.read_range(piece.start, npages)
             freed = []
@@ -231,7 +234,7 @@ class AddressSpace:
                 frame = pte & ADDR_MASK
                 if not pte & (PTE_P | PTE_RETAINED):
                     frame = self.frames.alloc()
-                elif new_bits & PTE_RW and self._is_shared(frame):
+                elif new_bits & PTE_RW and self._is_shared(frame) and not piece.is_shared:
                     # Writable now: this process gets its own copy of the shared
                     # page; the swap of frames is stored by the guest stub.
                     copy = self.page_cache.copy_frame(frame)
@@ -421,8 +424,19 @@ class AddressSpace:
         child.page_cache = self.page_cache
         view = self.memory.view
         for vma in self.vmas:
-            child.vmas.append(Vma(vma.start, vma.end, vma.prot, vma.flags, vma.name, vma.file_offset))
+            child.vmas.append(vma.piece(vma.start, vma.end))
             ptes = self.pt.read_range(vma.start, vma.length // PAGE)
+            if vma.is_shared:
+                # MAP_SHARED: parent and child keep using the same frames.
+                for pte in ptes:
+                    if pte & (PTE_P | PTE_RETAINED):
+                        frame = pte & ADDR_MASK
+                        if self._is_shared(frame):
+                            self.page_cache.ref(frame)
+                        else:
+                            self.frames.share(frame)
+                child.pt.write_range(vma.start, ptes)
+                continue
             own = [p & ADDR_MASK for p in ptes
                    if p & (PTE_P | PTE_RETAINED) and not self._is_shared(p & ADDR_MASK)]
             frames = iter(self.frames.alloc_many(len(own)))
@@ -444,6 +458,40 @@ class AddressSpace:
             child.pt.write_range(vma.start, out)
         child._reindex()
 
+    # ---- shared file mappings ----------------------------------------------
+    def write_back(self, vma: Vma, start: int | None = None, end: int | None = None) -> None:
+        """Write a MAP_SHARED, writable file mapping's pages back to its file."""
+        file = vma.shared_file
+        if file is None or not vma.prot & PROT_WRITE:
+            return
+        start = vma.start if start is None else max(start, vma.start)
+        end = vma.end if end is None else min(end, vma.end)
+        try:
+            size = file.stat(None).size
+        except Exception:  # noqa: BLE001 - the file may be gone: nothing to write to
+            return
+        ptes = self.pt.read_range(start, (end - start) // PAGE)
+        for i, pte in enumerate(ptes):
+            offset = vma.file_offset + (start - vma.start) + i * PAGE
+            if offset >= size:
+                break
+            if pte & (PTE_P | PTE_RETAINED):
+                frame = pte & ADDR_MASK
+                n = min(PAGE, size - offset)
+                file.pwrite(None, bytes(self.memory.view[frame:frame + n]), offset)
+
+    def sync(self, addr: int, length: int) -> None:
+        """msync(2): write back every shared file mapping in the range."""
+        end = page_up(addr + length)
+        pos = addr
+        for v in self.overlapping(addr, end):
+            if v.start > pos:
+                raise SyscallError(errno.ENOMEM)
+            self.write_back(v, addr, end)
+            pos = v.end
+        if pos < end:
+            raise SyscallError(errno.ENOMEM)
+
     # ---- teardown ----------------------------------------------------------
     def release(self) -> None:
         """Free the data frames (the process is gone; nothing runs on this table).
@@ -453,6 +501,8 @@ class AddressSpace:
         table would not reach it (DESIGN §3). They stay quarantined."""
         frames = []
         for v in self.vmas:
+            self.write_back(v)
+            v.drop()
             for pte in self.pt.read_range(v.start, v.length // PAGE):
                 if pte & (PTE_P | PTE_RETAINED):
                     frames.append(pte & ADDR_MASK)

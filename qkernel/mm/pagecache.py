@@ -101,6 +101,25 @@ class PageCache:
             self._refs[frame] = _PINNED
             self._key_of[frame] = None
 
+    def knows(self, dev: int, ino: int) -> bool:
+        return (dev, ino) in self._version
+
+    def file_written(self, dev: int, ino: int, offset: int, data: bytes, mtime_ns: int,
+                     size: int) -> None:
+        """write(2) to a cached file: update its cached pages (so MAP_SHARED
+        mappings see the write) and accept the file's new version."""
+        fkey = (dev, ino)
+        if fkey not in self._version or not data:
+            return
+        end = offset + len(data)
+        for index in range(offset // PAGE, (end - 1) // PAGE + 1):
+            frame = self._pages.get((dev, ino, index))
+            if frame is None:
+                continue
+            lo, hi = max(offset, index * PAGE), min(end, (index + 1) * PAGE)
+            self.memory.write(frame + lo - index * PAGE, data[lo - offset:hi - offset])
+        self._version[fkey] = (mtime_ns, size)
+
     def get_pages(self, task: Any, file: Any, st: Any, first: int, count: int) -> list[int]:
         """Frames for pages [first, first+count) of an open file, each with one new
         reference the caller passes on to a PTE. Pages past EOF are not cached:

@@ -70,6 +70,8 @@ class FrameAllocator:
         self.memory = memory
         self.next_free = start
         self.free_frames: list[int] = []
+        # Frames with more than one owner (MAP_SHARED memory after fork): owner count.
+        self.owners: dict[int, int] = {}
 
     @property
     def frames_left(self) -> int:
@@ -96,7 +98,22 @@ class FrameAllocator:
             self.next_free += rest * PAGE
         return frames
 
+    def share(self, pa: int) -> None:
+        """One more owner for frame `pa`; `free` then only drops an owner."""
+        self.owners[pa] = self.owners.get(pa, 1) + 1
+
     def free(self, frames: list[int]) -> None:
+        if self.owners:
+            kept = []
+            for pa in frames:
+                n = self.owners.get(pa)
+                if n is None:
+                    kept.append(pa)
+                elif n <= 2:
+                    del self.owners[pa]
+                else:
+                    self.owners[pa] = n - 1
+            frames = kept
         if not frames:
             return
         # Zero in runs of contiguous frames: one madvise per run.

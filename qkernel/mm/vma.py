@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 PROT_NONE = 0
 PROT_READ = 1
@@ -35,12 +36,28 @@ class Vma:
     flags: int
     name: str = ""           # "[heap]", "[stack]", a file path, or ""
     file_offset: int = 0
+    # A MAP_SHARED file mapping holds its open file (one reference per Vma)
+    # so that its pages can be written back (msync, munmap, exit).
+    shared_file: Any = None
 
     @property
     def length(self) -> int:
         return self.end - self.start
 
+    @property
+    def is_shared(self) -> bool:
+        return self.flags & MAP_TYPE in (MAP_SHARED, MAP_SHARED_VALIDATE)
+
     def piece(self, start: int, end: int) -> "Vma":
         """The part of this area in [start, end), as its own Vma."""
+        if self.shared_file is not None:
+            self.shared_file.incref()
         return Vma(start, end, self.prot, self.flags, self.name,
-                   self.file_offset + (start - self.start) if self.name else 0)
+                   self.file_offset + (start - self.start) if self.name else 0,
+                   self.shared_file)
+
+    def drop(self) -> None:
+        """This Vma is gone: let go of its file."""
+        if self.shared_file is not None:
+            self.shared_file.decref()
+            self.shared_file = None

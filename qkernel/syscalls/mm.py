@@ -60,21 +60,31 @@ def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
         _needs_vcpu_if_reducing(task, addr & ~0xFFF, page_up(addr + length))
     mm = task.mm
     if flags & MAP_ANONYMOUS:
-        # Shared anonymous memory is private until fork exists.
+        # MAP_SHARED anonymous memory stays shared with children across fork
+        # (AddressSpace.copy_into shares the frames of shared mappings).
         return mm.map_anonymous(addr, length, prot, flags)
     file = task.fds.get(fd)
     if not file.readable:
         raise SyscallError(errno.EACCES)
-    if map_type != MAP_PRIVATE and prot & PROT_WRITE:
-        raise SyscallError(errno.ENODEV, "writable shared file mappings are not supported yet")
+    shared = map_type != MAP_PRIVATE
+    if shared and prot & PROT_WRITE and not file.writable:
+        raise SyscallError(errno.EACCES)
     st = file.stat(task)
-    if st.mode & 0o170000 == 0o040000:
+    if st.mode & 0o170000 in (0o040000, 0o010000, 0o140000):   # directories, pipes, sockets
         raise SyscallError(errno.ENODEV)
     if length > MAX_FILE_MAP:
         raise SyscallError(errno.ENOMEM)
     name = getattr(file, "path", "") or "file"
     if st.mode & 0o170000 == 0o100000:
-        return _map_cached(task, file, st, addr, length, prot, flags, offset, name)
+        start = _map_cached(task, file, st, addr, length, prot, flags, offset, name, shared)
+        if shared:
+            vma = mm.find_vma(start)
+            assert vma is not None
+            file.incref()
+            vma.shared_file = file       # written back by msync, munmap and exit
+        return start
+    if shared and prot & PROT_WRITE and not name.startswith("/dev/zero"):
+        raise SyscallError(errno.ENODEV, "shared writable mappings of this file type")
     # Devices and in-kernel files: a private copy of what reading them gives.
     data = file.pread(task, min(length, max(st.size - offset, 0)), offset) if st.size > offset else b""
     start = mm.map_anonymous(addr, length, prot, flags, name=name, file_offset=offset)
@@ -84,7 +94,7 @@ def sys_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
 
 
 def _map_cached(task: Task, file: object, st: object, addr: int, length: int, prot: int,
-                flags: int, offset: int, name: str) -> int:
+                flags: int, offset: int, name: str, shared: bool = False) -> int:
     """A regular file's pages from the page cache shared by all processes:
     mapped as they are (read-only PTEs) unless writable, then copied now
     (mprotect to writable later copies too: AddressSpace.protect). Pages
@@ -97,7 +107,7 @@ def _map_cached(task: Task, file: object, st: object, addr: int, length: int, pr
     n_cached = max(0, min(npages, (st.size + PAGE - 1) // PAGE - first))   # type: ignore[attr-defined]
     frames = cache.get_pages(task, file, st, first, n_cached)
     try:
-        if prot & PROT_WRITE:
+        if prot & PROT_WRITE and not shared:      # MAP_SHARED writes into the cache pages
             for i, frame in enumerate(frames):
                 frames[i] = cache.copy_frame(frame)
                 cache.unref(frame)
@@ -152,4 +162,17 @@ def sys_madvise(task: Task, start: int, length: int, behavior: int) -> int:
         raise SyscallError(errno.EINVAL)
     if covered < end - start:
         raise SyscallError(errno.ENOMEM)
+    return 0
+
+
+MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
+
+
+def sys_msync(task: Task, start: int, length: int, flags: int) -> int:
+    if start & 0xFFF or flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC):
+        raise SyscallError(errno.EINVAL)
+    if flags & MS_ASYNC and flags & MS_SYNC:
+        raise SyscallError(errno.EINVAL)
+    if length:
+        task.mm.sync(start, length)
     return 0

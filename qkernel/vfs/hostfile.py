@@ -127,13 +127,30 @@ class HostFile(HostFdFile):
         return _host(os.read, self.fd, min(n, MAX_RW))
 
     def write(self, task: Any, data: bytes) -> int:
-        return _host(os.write, self.fd, data)
+        n = _host(os.write, self.fd, data)
+        self._written(task, -1, data[:n])
+        return n
 
     def pread(self, task: Any, n: int, offset: int) -> bytes:
         return _host(os.pread, self.fd, min(n, MAX_RW), offset)
 
     def pwrite(self, task: Any, data: bytes, offset: int) -> int:
-        return _host(os.pwrite, self.fd, data, offset)
+        n = _host(os.pwrite, self.fd, data, offset)
+        self._written(task, offset, data[:n])
+        return n
+
+    def _written(self, task: Any, offset: int, data: bytes) -> None:
+        """Keep the page cache (and so MAP_SHARED mappings) in step with writes."""
+        kernel = getattr(task, "kernel", None) if task is not None else None
+        cache = getattr(kernel, "page_cache", None)
+        if cache is None or not data:
+            return
+        st = os.fstat(self.fd)
+        if not cache.knows(st.st_dev, st.st_ino):
+            return
+        if offset < 0:
+            offset = os.lseek(self.fd, 0, os.SEEK_CUR) - len(data)
+        cache.file_written(st.st_dev, st.st_ino, offset, data, st.st_mtime_ns, st.st_size)
 
     def lseek(self, task: Any, offset: int, whence: int) -> int:
         return _host(os.lseek, self.fd, offset, whence)

@@ -157,6 +157,6 @@ def compile_into(rootfs: Path, name: str, static: bool = True, out: str | None =
 
 def assert_same(got: Result, want: Result) -> None:
     """Container and native runs printed and returned the same."""
-    assert got.stderr == want.stderr
-    assert got.stdout == want.stdout
+    assert got.stderr == want.stderr, f"stderr\nquark:  {got.stderr!r}\nnative: {want.stderr!r}"
+    assert got.stdout == want.stdout, f"stdout\nquark:  {got.stdout!r}\nnative: {want.stdout!r}"
     assert got.status == want.status

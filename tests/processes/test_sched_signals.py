@@ -36,7 +36,9 @@ def test_busy_loop_does_not_starve_printer(bb_bundle: Path, busy: str) -> None:
     got = run_container(bb_bundle, timeout=60)
     elapsed = time.monotonic() - t0
     want = run_native(bb_bundle / "rootfs", args)
-    assert_same(got, want)
+    # stdout only: whether ash prints "Terminated" depends on whether the
+    # child's SIGCHLD beats ash's blocking wait, a race on Linux too.
+    assert (got.status, got.stdout) == (want.status, want.stdout)
     assert got.stdout.splitlines() == [f"tick {i}" for i in range(10)] + [
         "busy loop ended with 143"]
     assert elapsed < 5, f"10 ticks of 0.1 s took {elapsed:.1f} s next to a busy loop"
