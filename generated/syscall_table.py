@@ -87,12 +87,14 @@ _h_pipe = _resolve("qkernel.syscalls.fs", "sys_pipe")
 _h_select = _resolve("qkernel.syscalls.poll", "sys_select")
 _h_sched_yield = _resolve("qkernel.syscalls.sched", "sys_sched_yield")
 _h_mremap = _resolve("qkernel.syscalls.mm", "sys_mremap")
+_h_msync = _resolve("qkernel.syscalls.mm", "sys_msync")
 _h_madvise = _resolve("qkernel.syscalls.mm", "sys_madvise")
 _h_dup = _resolve("qkernel.syscalls.fs", "sys_dup")
 _h_dup2 = _resolve("qkernel.syscalls.fs", "sys_dup2")
 _h_pause = _resolve("qkernel.syscalls.signal", "sys_pause")
 _h_nanosleep = _resolve("qkernel.syscalls.time", "sys_nanosleep")
 _h_getpid = _resolve("qkernel.syscalls.identity", "sys_getpid")
+_h_sendfile = _resolve("qkernel.syscalls.fs", "sys_sendfile")
 _h_clone = _resolve("qkernel.syscalls.clone", "sys_clone")
 _h_fork = _resolve("qkernel.syscalls.clone", "sys_fork")
 _h_vfork = _resolve("qkernel.syscalls.clone", "sys_vfork")
@@ -113,6 +115,7 @@ _h_fchdir = _resolve("qkernel.syscalls.fs", "sys_fchdir")
 _h_rename = _resolve("qkernel.syscalls.fs", "sys_rename")
 _h_mkdir = _resolve("qkernel.syscalls.fs", "sys_mkdir")
 _h_rmdir = _resolve("qkernel.syscalls.fs", "sys_rmdir")
+_h_creat = _resolve("qkernel.syscalls.fs", "sys_creat")
 _h_link = _resolve("qkernel.syscalls.fs", "sys_link")
 _h_unlink = _resolve("qkernel.syscalls.fs", "sys_unlink")
 _h_symlink = _resolve("qkernel.syscalls.fs", "sys_symlink")
@@ -155,6 +158,9 @@ _h_rt_sigtimedwait = _resolve("qkernel.syscalls.signal", "sys_rt_sigtimedwait")
 _h_rt_sigqueueinfo = _resolve("qkernel.syscalls.signal", "sys_rt_sigqueueinfo")
 _h_rt_sigsuspend = _resolve("qkernel.syscalls.signal", "sys_rt_sigsuspend")
 _h_sigaltstack = _resolve("qkernel.syscalls.signal", "sys_sigaltstack")
+_h_mknod = _resolve("qkernel.syscalls.fs", "sys_mknod")
+_h_statfs = _resolve("qkernel.syscalls.fs", "sys_statfs")
+_h_fstatfs = _resolve("qkernel.syscalls.fs", "sys_fstatfs")
 _h_getpriority = _resolve("qkernel.syscalls.sched", "sys_getpriority")
 _h_setpriority = _resolve("qkernel.syscalls.sched", "sys_setpriority")
 _h_sched_setparam = _resolve("qkernel.syscalls.sched", "sys_sched_setparam")
@@ -170,6 +176,18 @@ _h_setrlimit = _resolve("qkernel.syscalls.process", "sys_setrlimit")
 _h_sethostname = _resolve("qkernel.syscalls.identity", "sys_sethostname")
 _h_setdomainname = _resolve("qkernel.syscalls.identity", "sys_setdomainname")
 _h_gettid = _resolve("qkernel.syscalls.identity", "sys_gettid")
+_h_setxattr = _resolve("qkernel.syscalls.fs", "sys_setxattr")
+_h_lsetxattr = _resolve("qkernel.syscalls.fs", "sys_lsetxattr")
+_h_fsetxattr = _resolve("qkernel.syscalls.fs", "sys_fsetxattr")
+_h_getxattr = _resolve("qkernel.syscalls.fs", "sys_getxattr")
+_h_lgetxattr = _resolve("qkernel.syscalls.fs", "sys_lgetxattr")
+_h_fgetxattr = _resolve("qkernel.syscalls.fs", "sys_fgetxattr")
+_h_listxattr = _resolve("qkernel.syscalls.fs", "sys_listxattr")
+_h_llistxattr = _resolve("qkernel.syscalls.fs", "sys_llistxattr")
+_h_flistxattr = _resolve("qkernel.syscalls.fs", "sys_flistxattr")
+_h_removexattr = _resolve("qkernel.syscalls.fs", "sys_removexattr")
+_h_lremovexattr = _resolve("qkernel.syscalls.fs", "sys_lremovexattr")
+_h_fremovexattr = _resolve("qkernel.syscalls.fs", "sys_fremovexattr")
 _h_tkill = _resolve("qkernel.syscalls.signal", "sys_tkill")
 _h_time = _resolve("qkernel.syscalls.time", "sys_time")
 _h_futex = _resolve("qkernel.syscalls.futex", "sys_futex")
@@ -186,6 +204,7 @@ _h_tgkill = _resolve("qkernel.syscalls.signal", "sys_tgkill")
 _h_waitid = _resolve("qkernel.syscalls.wait", "sys_waitid")
 _h_openat = _resolve("qkernel.syscalls.fs", "sys_openat")
 _h_mkdirat = _resolve("qkernel.syscalls.fs", "sys_mkdirat")
+_h_mknodat = _resolve("qkernel.syscalls.fs", "sys_mknodat")
 _h_fchownat = _resolve("qkernel.syscalls.fs", "sys_fchownat")
 _h_newfstatat = _resolve("qkernel.syscalls.fs", "sys_newfstatat")
 _h_unlinkat = _resolve("qkernel.syscalls.fs", "sys_unlinkat")
@@ -202,12 +221,17 @@ _h_get_robust_list = _resolve("qkernel.syscalls.process", "sys_get_robust_list")
 _h_utimensat = _resolve("qkernel.syscalls.fs", "sys_utimensat")
 _h_dup3 = _resolve("qkernel.syscalls.fs", "sys_dup3")
 _h_pipe2 = _resolve("qkernel.syscalls.fs", "sys_pipe2")
+_h_preadv = _resolve("qkernel.syscalls.fs", "sys_preadv")
+_h_pwritev = _resolve("qkernel.syscalls.fs", "sys_pwritev")
 _h_rt_tgsigqueueinfo = _resolve("qkernel.syscalls.signal", "sys_rt_tgsigqueueinfo")
 _h_prlimit64 = _resolve("qkernel.syscalls.process", "sys_prlimit64")
 _h_getcpu = _resolve("qkernel.syscalls.sched", "sys_getcpu")
 _h_renameat2 = _resolve("qkernel.syscalls.fs", "sys_renameat2")
 _h_getrandom = _resolve("qkernel.syscalls.process", "sys_getrandom")
 _h_execveat = _resolve("qkernel.syscalls.execve", "sys_execveat")
+_h_copy_file_range = _resolve("qkernel.syscalls.fs", "sys_copy_file_range")
+_h_preadv2 = _resolve("qkernel.syscalls.fs", "sys_preadv2")
+_h_pwritev2 = _resolve("qkernel.syscalls.fs", "sys_pwritev2")
 _h_statx = _resolve("qkernel.syscalls.fs", "sys_statx")
 _h_rseq = _resolve("qkernel.syscalls.process", "sys_rseq")
 _h_clone3 = _resolve("qkernel.syscalls.clone", "sys_clone3")
@@ -293,7 +317,7 @@ def _call_mremap(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int
     return _h_mremap(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_msync(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_msync(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF))
 
 def _call_mincore(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -335,7 +359,7 @@ def _call_getpid(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int
     return _h_getpid(task)
 
 def _call_sendfile(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sendfile(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_socket(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -470,7 +494,7 @@ def _call_rmdir(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int)
     return _h_rmdir(task, (a0 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_creat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_creat(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFF))
 
 def _call_link(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_link(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
@@ -614,7 +638,7 @@ def _call_utime(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int)
     return -38  # ENOSYS: not yet implemented
 
 def _call_mknod(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_mknod(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFF), (a2 & 0xFFFFFFFF))
 
 def _call_uselib(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: removed from Linux; ENOSYS there too
@@ -626,10 +650,10 @@ def _call_ustat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int)
     return -38  # ENOSYS: removed from Linux; ENOSYS there too
 
 def _call_statfs(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_statfs(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_fstatfs(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_fstatfs(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_sysfs(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: removed from Linux; ENOSYS there too
@@ -779,40 +803,40 @@ def _call_readahead(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: 
     return -38  # ENOSYS: not yet implemented
 
 def _call_setxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_setxattr(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (((a4 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_lsetxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_lsetxattr(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (((a4 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_fsetxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_fsetxattr(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (((a4 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_getxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_getxattr(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_lgetxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_lgetxattr(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_fgetxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_fgetxattr(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_listxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_listxattr(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_llistxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_llistxattr(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_flistxattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_flistxattr(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_removexattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_removexattr(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_lremovexattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_lremovexattr(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_fremovexattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_fremovexattr(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_tkill(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_tkill(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
@@ -992,7 +1016,7 @@ def _call_mkdirat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: in
     return _h_mkdirat(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF))
 
 def _call_mknodat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_mknodat(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF), (a3 & 0xFFFFFFFF))
 
 def _call_fchownat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_fchownat(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF), (a3 & 0xFFFFFFFF), (a4 & 0xFFFFFFFF))
@@ -1100,10 +1124,10 @@ def _call_inotify_init1(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, 
     return -38  # ENOSYS: not yet implemented
 
 def _call_preadv(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_preadv(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_pwritev(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_pwritev(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_rt_tgsigqueueinfo(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_rt_tgsigqueueinfo(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFFFFFFFFFF))
@@ -1193,13 +1217,13 @@ def _call_mlock2(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int
     return -38  # ENOSYS: not yet implemented
 
 def _call_copy_file_range(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_copy_file_range(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF), (a5 & 0xFFFFFFFF))
 
 def _call_preadv2(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_preadv2(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF), (((a5 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_pwritev2(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_pwritev2(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF), (((a5 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_pkey_mprotect(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1885,7 +1909,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  (), (), ()),
     SyscallEntry(25, "mremap", "mm", "implemented", "vcpu", 38, "qkernel.syscalls.mm.sys_mremap", "ptr",
                  ('addr', 'old_len', 'new_len', 'flags', 'new_addr'), ('ptr', 'size_t', 'size_t', 'flags', 'ptr'), (None, None, None, 'mremap_flags', None)),
-    SyscallEntry(26, "msync", "mm", "unsupported", "any", 38, "", "int",
+    SyscallEntry(26, "msync", "mm", "partial", "any", 38, "qkernel.syscalls.mm.sys_msync", "int",
                  ('start', 'len', 'flags'), ('ptr', 'size_t', 'flags'), (None, None, 'msync_flags')),
     SyscallEntry(27, "mincore", "mm", "unsupported", "any", 38, "", "int",
                  ('start', 'len', 'vec'), ('ptr', 'size_t', 'ptr_out'), (None, None, None)),
@@ -1913,7 +1937,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('which', 'value', 'ovalue'), ('enum', 'ptr_in', 'ptr_out'), ('itimer_which', None, None)),
     SyscallEntry(39, "getpid", "identity", "implemented", "any", 38, "qkernel.syscalls.identity.sys_getpid", "pid_t",
                  (), (), ()),
-    SyscallEntry(40, "sendfile", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(40, "sendfile", "fs", "implemented", "vcpu", 38, "qkernel.syscalls.fs.sys_sendfile", "ssize_t",
                  ('out_fd', 'in_fd', 'offset', 'count'), ('fd', 'fd', 'ptr_inout', 'size_t'), (None, None, None, None)),
     SyscallEntry(41, "socket", "net", "unsupported", "any", 38, "", "int",
                  ('family', 'type', 'protocol'), ('enum', 'flags', 'int'), ('address_family', 'socket_type', None)),
@@ -2003,7 +2027,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('pathname', 'mode'), ('path', 'mode_t'), (None, None)),
     SyscallEntry(84, "rmdir", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_rmdir", "int",
                  ('pathname',), ('path',), (None,)),
-    SyscallEntry(85, "creat", "fs", "unsupported", "any", 38, "", "long",
+    SyscallEntry(85, "creat", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_creat", "long",
                  ('pathname', 'mode'), ('path', 'mode_t'), (None, None)),
     SyscallEntry(86, "link", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_link", "int",
                  ('oldname', 'newname'), ('path', 'path'), (None, None)),
@@ -2099,7 +2123,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('uss', 'uoss'), ('ptr_in', 'ptr_out'), (None, None)),
     SyscallEntry(132, "utime", "fs", "unsupported", "any", 38, "", "int",
                  ('filename', 'times'), ('path', 'ptr_in'), (None, None)),
-    SyscallEntry(133, "mknod", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(133, "mknod", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_mknod", "int",
                  ('filename', 'mode', 'dev'), ('path', 'mode_t', 'dev_t'), (None, None, None)),
     SyscallEntry(134, "uselib", "misc", "unsupported", "any", 38, "", "int",
                  ('library',), ('path',), (None,)),
@@ -2107,9 +2131,9 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('personality',), ('uint',), (None,)),
     SyscallEntry(136, "ustat", "fs", "unsupported", "any", 38, "", "int",
                  ('dev', 'ubuf'), ('dev_t', 'ptr_out'), (None, None)),
-    SyscallEntry(137, "statfs", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(137, "statfs", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_statfs", "int",
                  ('pathname', 'buf'), ('path', 'ptr_out'), (None, None)),
-    SyscallEntry(138, "fstatfs", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(138, "fstatfs", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_fstatfs", "int",
                  ('fd', 'buf'), ('fd', 'ptr_out'), (None, None)),
     SyscallEntry(139, "sysfs", "misc", "unsupported", "any", 38, "", "int",
                  ('option', 'arg1', 'arg2'), ('int', 'ulong', 'ulong'), (None, None, None)),
@@ -2209,29 +2233,29 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  (), (), ()),
     SyscallEntry(187, "readahead", "fs", "unsupported", "any", 38, "", "ssize_t",
                  ('fd', 'offset', 'count'), ('fd', 'loff_t', 'size_t'), (None, None, None)),
-    SyscallEntry(188, "setxattr", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(188, "setxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_setxattr", "int",
                  ('pathname', 'name', 'value', 'size', 'flags'), ('path', 'string', 'ptr_in', 'size_t', 'int'), (None, None, None, None, None)),
-    SyscallEntry(189, "lsetxattr", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(189, "lsetxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_lsetxattr", "int",
                  ('pathname', 'name', 'value', 'size', 'flags'), ('path', 'string', 'ptr_in', 'size_t', 'int'), (None, None, None, None, None)),
-    SyscallEntry(190, "fsetxattr", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(190, "fsetxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_fsetxattr", "int",
                  ('fd', 'name', 'value', 'size', 'flags'), ('fd', 'string', 'ptr_in', 'size_t', 'int'), (None, None, None, None, None)),
-    SyscallEntry(191, "getxattr", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(191, "getxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_getxattr", "ssize_t",
                  ('pathname', 'name', 'value', 'size'), ('path', 'string', 'ptr_out', 'size_t'), (None, None, None, None)),
-    SyscallEntry(192, "lgetxattr", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(192, "lgetxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_lgetxattr", "ssize_t",
                  ('pathname', 'name', 'value', 'size'), ('path', 'string', 'ptr_out', 'size_t'), (None, None, None, None)),
-    SyscallEntry(193, "fgetxattr", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(193, "fgetxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_fgetxattr", "ssize_t",
                  ('fd', 'name', 'value', 'size'), ('fd', 'string', 'ptr_out', 'size_t'), (None, None, None, None)),
-    SyscallEntry(194, "listxattr", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(194, "listxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_listxattr", "ssize_t",
                  ('pathname', 'list', 'size'), ('path', 'ptr_out', 'size_t'), (None, None, None)),
-    SyscallEntry(195, "llistxattr", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(195, "llistxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_llistxattr", "ssize_t",
                  ('pathname', 'list', 'size'), ('path', 'ptr_out', 'size_t'), (None, None, None)),
-    SyscallEntry(196, "flistxattr", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(196, "flistxattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_flistxattr", "ssize_t",
                  ('fd', 'list', 'size'), ('fd', 'ptr_out', 'size_t'), (None, None, None)),
-    SyscallEntry(197, "removexattr", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(197, "removexattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_removexattr", "int",
                  ('pathname', 'name'), ('path', 'string'), (None, None)),
-    SyscallEntry(198, "lremovexattr", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(198, "lremovexattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_lremovexattr", "int",
                  ('pathname', 'name'), ('path', 'string'), (None, None)),
-    SyscallEntry(199, "fremovexattr", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(199, "fremovexattr", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_fremovexattr", "int",
                  ('fd', 'name'), ('fd', 'string'), (None, None)),
     SyscallEntry(200, "tkill", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_tkill", "int",
                  ('pid', 'sig'), ('pid_t', 'signal'), (None, 'signal')),
@@ -2351,7 +2375,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('dfd', 'filename', 'flags', 'mode'), ('dirfd', 'path', 'flags', 'mode_t'), (None, None, 'open_flags', None)),
     SyscallEntry(258, "mkdirat", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_mkdirat", "int",
                  ('dfd', 'pathname', 'mode'), ('dirfd', 'path', 'mode_t'), (None, None, None)),
-    SyscallEntry(259, "mknodat", "fs", "unsupported", "any", 38, "", "int",
+    SyscallEntry(259, "mknodat", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_mknodat", "int",
                  ('dfd', 'filename', 'mode', 'dev'), ('dirfd', 'path', 'mode_t', 'dev_t'), (None, None, None, None)),
     SyscallEntry(260, "fchownat", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_fchownat", "int",
                  ('dfd', 'filename', 'user', 'group', 'flag'), ('dirfd', 'path', 'uid_t', 'gid_t', 'flags'), (None, None, None, None, 'at_flags')),
@@ -2423,9 +2447,9 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('fildes', 'flags'), ('ptr_out', 'flags'), (None, 'fd_flags')),
     SyscallEntry(294, "inotify_init1", "fd", "unsupported", "any", 38, "", "int",
                  ('flags',), ('flags',), ('fd_flags',)),
-    SyscallEntry(295, "preadv", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(295, "preadv", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_preadv", "ssize_t",
                  ('fd', 'vec', 'vlen', 'pos_l', 'pos_h'), ('fd', 'iovec_ptr', 'ulong', 'ulong', 'ulong'), (None, None, None, None, None)),
-    SyscallEntry(296, "pwritev", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(296, "pwritev", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_pwritev", "ssize_t",
                  ('fd', 'vec', 'vlen', 'pos_l', 'pos_h'), ('fd', 'iovec_ptr', 'ulong', 'ulong', 'ulong'), (None, None, None, None, None)),
     SyscallEntry(297, "rt_tgsigqueueinfo", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_rt_tgsigqueueinfo", "int",
                  ('tgid', 'pid', 'sig', 'uinfo'), ('pid_t', 'pid_t', 'signal', 'ptr_in'), (None, None, 'signal', None)),
@@ -2485,11 +2509,11 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('cmd', 'flags', 'cpu_id'), ('int', 'uint', 'int'), (None, None, None)),
     SyscallEntry(325, "mlock2", "mm", "unsupported", "any", 38, "", "int",
                  ('start', 'len', 'flags'), ('ptr', 'size_t', 'int'), (None, None, None)),
-    SyscallEntry(326, "copy_file_range", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(326, "copy_file_range", "fs", "implemented", "vcpu", 38, "qkernel.syscalls.fs.sys_copy_file_range", "ssize_t",
                  ('fd_in', 'off_in', 'fd_out', 'off_out', 'len', 'flags'), ('fd', 'ptr_inout', 'fd', 'ptr_inout', 'size_t', 'uint'), (None, None, None, None, None, None)),
-    SyscallEntry(327, "preadv2", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(327, "preadv2", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_preadv2", "ssize_t",
                  ('fd', 'vec', 'vlen', 'pos_l', 'pos_h', 'flags'), ('fd', 'iovec_ptr', 'ulong', 'ulong', 'ulong', 'int'), (None, None, None, None, None, None)),
-    SyscallEntry(328, "pwritev2", "fs", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(328, "pwritev2", "fs", "partial", "any", 38, "qkernel.syscalls.fs.sys_pwritev2", "ssize_t",
                  ('fd', 'vec', 'vlen', 'pos_l', 'pos_h', 'flags'), ('fd', 'iovec_ptr', 'ulong', 'ulong', 'ulong', 'int'), (None, None, None, None, None, None)),
     SyscallEntry(329, "pkey_mprotect", "mm", "unsupported", "any", 38, "", "int",
                  ('start', 'len', 'prot', 'pkey'), ('ptr', 'size_t', 'flags', 'int'), (None, None, 'prot', None)),
@@ -2688,7 +2712,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
 
 NAMES: dict[int, str] = {e.nr: e.name for e in ENTRIES if e is not None}
 NUMBERS: dict[str, int] = {name: nr for nr, name in NAMES.items()}
-NEEDS_VCPU: frozenset[int] = frozenset({ 10, 11, 15, 25, 28, 34, 35, 56, 57, 58, 59, 60, 61, 65, 70, 128, 130, 131, 154, 158, 205, 208, 219, 220, 230, 231, 232, 242, 243, 247, 281, 322, 333, 435, 441, 449, 455 })
+NEEDS_VCPU: frozenset[int] = frozenset({ 10, 11, 15, 25, 28, 34, 35, 40, 56, 57, 58, 59, 60, 61, 65, 70, 128, 130, 131, 154, 158, 205, 208, 219, 220, 230, 231, 232, 242, 243, 247, 281, 322, 326, 333, 435, 441, 449, 455 })
 
 
 def dispatch(task: Any, nr: int, a0: int = 0, a1: int = 0, a2: int = 0,

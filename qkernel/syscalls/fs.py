@@ -18,6 +18,12 @@ from qkernel.syscalls.fs_open import (sys_close, sys_creat, sys_dup, sys_dup2, s
                                       sys_ioctl, sys_open, sys_openat, sys_pipe, sys_pipe2)
 from qkernel.syscalls.fs_rw import (sys_lseek, sys_pread64, sys_pwrite64, sys_read, sys_readv,
                                     sys_write, sys_writev)
+from qkernel.syscalls.fs_statfs import sys_fstatfs, sys_statfs
+from qkernel.syscalls.fs_xfer import (sys_copy_file_range, sys_preadv, sys_preadv2, sys_pwritev,
+                                      sys_pwritev2, sys_sendfile)
+from qkernel.syscalls.xattr import (sys_fgetxattr, sys_flistxattr, sys_fremovexattr, sys_fsetxattr,
+                                    sys_getxattr, sys_lgetxattr, sys_listxattr, sys_llistxattr,
+                                    sys_lremovexattr, sys_lsetxattr, sys_removexattr, sys_setxattr)
 from qkernel.syscalls.fs_stat import (sys_access, sys_faccessat, sys_faccessat2, sys_fstat,
                                       sys_getdents, sys_getdents64, sys_lstat, sys_newfstatat,
                                       sys_readlink, sys_readlinkat, sys_stat, sys_statx)
@@ -33,4 +39,8 @@ __all__ = [
     "sys_readv", "sys_rename", "sys_renameat", "sys_renameat2", "sys_rmdir", "sys_stat",
     "sys_statx", "sys_symlink", "sys_symlinkat", "sys_truncate", "sys_umask", "sys_unlink",
     "sys_unlinkat", "sys_utimensat", "sys_write", "sys_writev",
+    "sys_statfs", "sys_fstatfs", "sys_sendfile", "sys_copy_file_range", "sys_preadv",
+    "sys_pwritev", "sys_preadv2", "sys_pwritev2", "sys_getxattr", "sys_lgetxattr",
+    "sys_fgetxattr", "sys_listxattr", "sys_llistxattr", "sys_flistxattr", "sys_setxattr",
+    "sys_lsetxattr", "sys_fsetxattr", "sys_removexattr", "sys_lremovexattr", "sys_fremovexattr",
 ]

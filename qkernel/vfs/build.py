@@ -1,10 +1,13 @@
 """build_vfs: the mount tree of a sandbox, from its KernelConfig.
 
 Root: the rootfs directory (HostFileSystem). Always: /proc (procfs) and /dev
-(in-kernel devices; a configured tmpfs on /dev is replaced by it). bind:
-the source directory, read-only with "ro". tmpfs: served by a host
-directory created under the sandbox's temp dir (removed by Vfs.close()), so
-it is disk-backed and its size= option is not enforced yet. Other types
+(in-kernel devices; a configured tmpfs on /dev is replaced by it) and a
+tmpfs at /dev/shm (as every Linux container has; the config's own wins).
+bind: the source directory, read-only with "ro". tmpfs: served by a host
+directory created under `temp_base` (removed by Vfs.close()): by default
+the host's /dev/shm when it is a writable tmpfs, so directory sizes,
+statfs and speed are tmpfs's; else the system temp dir. Its size= option
+is not enforced yet. Other types
 (sysfs, devpts, mqueue, cgroup, ...) are logged as not served and appear as
 empty read-only directories.
 """
@@ -42,9 +45,26 @@ def build_vfs(config: KernelConfig, log: logging.Logger | None = None,
     vfs.root_mount.source = config.rootfs
     vfs.mount(("proc",), ProcFileSystem(), "proc", "proc")
     vfs.mount(("dev",), build_devfs(), "devfs", "devtmpfs")
+    if temp_base is None:
+        temp_base = default_temp_base()
     for spec in config.mounts:
         _mount_one(vfs, spec, log, temp_base)
+    if ("dev", "shm") not in vfs.mounts:
+        _mount_one(vfs, MountSpec(destination="/dev/shm", type="tmpfs", source="shm",
+                                  options=["nosuid", "noexec", "nodev", "mode=1777"]), log, temp_base)
     return vfs
+
+
+HOST_SHM = "/dev/shm"
+
+
+def default_temp_base() -> str | None:
+    """The host's /dev/shm when it is a tmpfs we may write; None (the
+    system temp dir) otherwise."""
+    from qkernel.vfs.statfs import is_host_tmpfs
+    if os.path.isdir(HOST_SHM) and os.access(HOST_SHM, os.W_OK | os.X_OK) and is_host_tmpfs(HOST_SHM):
+        return HOST_SHM
+    return None
 
 
 def _mount_one(vfs: Vfs, spec: MountSpec, log: logging.Logger, temp_base: str | None) -> None:
