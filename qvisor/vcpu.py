@@ -311,6 +311,11 @@ class VcpuRunner:
             return
         task = self.task
         assert task is not None
+        if vector == 14 and not error & 1:
+            with self.kernel.lock:
+                grown = task.mm.grow_stack(self.sync.sregs.cr2, task.limits.get(3)[0])
+            if grown:
+                return                      # iretq retries the access on the new pages
         signo, code = VECTOR_SIGNAL.get(vector, (signal.SIGSEGV, 0x80))
         addr = self.sync.sregs.cr2 if vector == 14 else rip
         if vector == 14:

@@ -12,7 +12,11 @@ AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_SYSINFO_EHDR, AT_MINSIGSTKSZ = 23, 25, 26, 31, 33, 51
 
-STACK_SIZE = 8 << 20
+STACK_SIZE = 8 << 20            # the most it grows to (RLIMIT_STACK's default)
+# Mapped at exec: enough for the arguments plus this much; the rest grows on
+# demand (AddressSpace.grow_stack), so fork and exit do not carry 8 MiB of
+# page-table entries for a stack that mostly stays small.
+STACK_INITIAL = 256 << 10
 
 
 class Image(Protocol):
@@ -30,8 +34,9 @@ def build_stack(mm: AddressSpace, image: Image, argv: list[bytes], envp: list[by
 
     `interp_base`: where the ELF interpreter was loaded (AT_BASE, 0 without one);
     `vdso_base`: the vDSO's ELF header (AT_SYSINFO_EHDR, left out when 0)."""
-    base = STACK_TOP - STACK_SIZE
-    mm.map_anonymous(base, STACK_SIZE, PROT_READ | PROT_WRITE,
+    args_bytes = sum(len(a) + 9 for a in argv) + sum(len(e) + 9 for e in envp) + len(execfn)
+    size = min(STACK_SIZE, max(STACK_INITIAL, (args_bytes + STACK_INITIAL + 4095) & ~4095))
+    mm.map_anonymous(STACK_TOP - size, size, PROT_READ | PROT_WRITE,
                      MAP_FIXED | MAP_PRIVATE | MAP_GROWSDOWN, name="[stack]")
     strings = bytearray()
     top = STACK_TOP - 16

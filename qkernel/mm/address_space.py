@@ -20,8 +20,8 @@ from qkernel.errors import SyscallError
 from qkernel.mm.pagetable import (ADDR_MASK, PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RETAINED, PTE_RW,
                                   PTE_US, PageTable)
 from qkernel.mm.physmem import PAGE, FrameAllocator, PhysicalMemory
-from qkernel.mm.vma import (MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_EXEC, PROT_NONE, PROT_READ,
-                            PROT_WRITE, Vma)
+from qkernel.mm.vma import (MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, PROT_EXEC,
+                            PROT_NONE, PROT_READ, PROT_WRITE, Vma)
 
 # The guest's mappable space ends 2 MiB below Linux's TASK_SIZE (0x7ffffffff000):
 # that last stretch of the user half holds the QCall trampoline pages.
@@ -457,6 +457,33 @@ class AddressSpace:
                 out.append(dst | (pte & ~ADDR_MASK))
             child.pt.write_range(vma.start, out)
         child._reindex()
+
+    # ---- stacks ------------------------------------------------------------
+    def grow_stack(self, addr: int, limit: int) -> bool:
+        """A fault at `addr` just below a MAP_GROWSDOWN area: extend the area
+        down to cover it (and 64 KiB more), within `limit` bytes in all, as
+        Linux grows the stack. False when `addr` is not such a place."""
+        i = bisect.bisect_right(self._starts, addr)
+        if i >= len(self.vmas):
+            return False
+        vma = self.vmas[i]
+        if not vma.flags & MAP_GROWSDOWN or addr >= vma.start:
+            return False
+        lowest = max(vma.end - limit, MMAP_MIN_ADDR)
+        if addr < lowest:
+            return False
+        below = self.vmas[i - 1].end if i > 0 else 0
+        new_start = max(page_down(addr) - (64 << 10), lowest, below)
+        if new_start > page_down(addr):
+            return False
+        npages = (vma.start - new_start) // PAGE
+        if npages > self.frames.frames_left:
+            return False
+        frames = self.frames.alloc_many(npages)
+        self.pt.write_range(new_start, [pa | pte_flags(vma.prot) for pa in frames])
+        vma.start = new_start
+        self._reindex()
+        return True
 
     # ---- shared file mappings ----------------------------------------------
     def write_back(self, vma: Vma, start: int | None = None, end: int | None = None) -> None:
