@@ -93,8 +93,26 @@ _h_dup = _resolve("qkernel.syscalls.fs", "sys_dup")
 _h_dup2 = _resolve("qkernel.syscalls.fs", "sys_dup2")
 _h_pause = _resolve("qkernel.syscalls.signal", "sys_pause")
 _h_nanosleep = _resolve("qkernel.syscalls.time", "sys_nanosleep")
+_h_getitimer = _resolve("qkernel.syscalls.timer", "sys_getitimer")
+_h_alarm = _resolve("qkernel.syscalls.timer", "sys_alarm")
+_h_setitimer = _resolve("qkernel.syscalls.timer", "sys_setitimer")
 _h_getpid = _resolve("qkernel.syscalls.identity", "sys_getpid")
 _h_sendfile = _resolve("qkernel.syscalls.fs", "sys_sendfile")
+_h_socket = _resolve("qkernel.syscalls.socket", "sys_socket")
+_h_connect = _resolve("qkernel.syscalls.socket", "sys_connect")
+_h_accept = _resolve("qkernel.syscalls.socket", "sys_accept")
+_h_sendto = _resolve("qkernel.syscalls.socket", "sys_sendto")
+_h_recvfrom = _resolve("qkernel.syscalls.socket", "sys_recvfrom")
+_h_sendmsg = _resolve("qkernel.syscalls.socket", "sys_sendmsg")
+_h_recvmsg = _resolve("qkernel.syscalls.socket", "sys_recvmsg")
+_h_shutdown = _resolve("qkernel.syscalls.socket", "sys_shutdown")
+_h_bind = _resolve("qkernel.syscalls.socket", "sys_bind")
+_h_listen = _resolve("qkernel.syscalls.socket", "sys_listen")
+_h_getsockname = _resolve("qkernel.syscalls.socket", "sys_getsockname")
+_h_getpeername = _resolve("qkernel.syscalls.socket", "sys_getpeername")
+_h_socketpair = _resolve("qkernel.syscalls.socket", "sys_socketpair")
+_h_setsockopt = _resolve("qkernel.syscalls.socket", "sys_setsockopt")
+_h_getsockopt = _resolve("qkernel.syscalls.socket", "sys_getsockopt")
 _h_clone = _resolve("qkernel.syscalls.clone", "sys_clone")
 _h_fork = _resolve("qkernel.syscalls.clone", "sys_fork")
 _h_vfork = _resolve("qkernel.syscalls.clone", "sys_vfork")
@@ -193,13 +211,21 @@ _h_time = _resolve("qkernel.syscalls.time", "sys_time")
 _h_futex = _resolve("qkernel.syscalls.futex", "sys_futex")
 _h_sched_setaffinity = _resolve("qkernel.syscalls.process", "sys_sched_setaffinity")
 _h_sched_getaffinity = _resolve("qkernel.syscalls.process", "sys_sched_getaffinity")
+_h_epoll_create = _resolve("qkernel.syscalls.epoll", "sys_epoll_create")
 _h_getdents64 = _resolve("qkernel.syscalls.fs", "sys_getdents64")
 _h_set_tid_address = _resolve("qkernel.syscalls.process", "sys_set_tid_address")
 _h_restart_syscall = _resolve("qkernel.syscalls.signal", "sys_restart_syscall")
+_h_timer_create = _resolve("qkernel.syscalls.timer", "sys_timer_create")
+_h_timer_settime = _resolve("qkernel.syscalls.timer", "sys_timer_settime")
+_h_timer_gettime = _resolve("qkernel.syscalls.timer", "sys_timer_gettime")
+_h_timer_getoverrun = _resolve("qkernel.syscalls.timer", "sys_timer_getoverrun")
+_h_timer_delete = _resolve("qkernel.syscalls.timer", "sys_timer_delete")
 _h_clock_gettime = _resolve("qkernel.syscalls.time", "sys_clock_gettime")
 _h_clock_getres = _resolve("qkernel.syscalls.time", "sys_clock_getres")
 _h_clock_nanosleep = _resolve("qkernel.syscalls.time", "sys_clock_nanosleep")
 _h_exit_group = _resolve("qkernel.syscalls.process", "sys_exit_group")
+_h_epoll_wait = _resolve("qkernel.syscalls.epoll", "sys_epoll_wait")
+_h_epoll_ctl = _resolve("qkernel.syscalls.epoll", "sys_epoll_ctl")
 _h_tgkill = _resolve("qkernel.syscalls.signal", "sys_tgkill")
 _h_waitid = _resolve("qkernel.syscalls.wait", "sys_waitid")
 _h_openat = _resolve("qkernel.syscalls.fs", "sys_openat")
@@ -219,6 +245,14 @@ _h_ppoll = _resolve("qkernel.syscalls.poll", "sys_ppoll")
 _h_set_robust_list = _resolve("qkernel.syscalls.process", "sys_set_robust_list")
 _h_get_robust_list = _resolve("qkernel.syscalls.process", "sys_get_robust_list")
 _h_utimensat = _resolve("qkernel.syscalls.fs", "sys_utimensat")
+_h_epoll_pwait = _resolve("qkernel.syscalls.epoll", "sys_epoll_pwait")
+_h_timerfd_create = _resolve("qkernel.syscalls.timer", "sys_timerfd_create")
+_h_eventfd = _resolve("qkernel.syscalls.eventfd", "sys_eventfd")
+_h_timerfd_settime = _resolve("qkernel.syscalls.timer", "sys_timerfd_settime")
+_h_timerfd_gettime = _resolve("qkernel.syscalls.timer", "sys_timerfd_gettime")
+_h_accept4 = _resolve("qkernel.syscalls.socket", "sys_accept4")
+_h_eventfd2 = _resolve("qkernel.syscalls.eventfd", "sys_eventfd2")
+_h_epoll_create1 = _resolve("qkernel.syscalls.epoll", "sys_epoll_create1")
 _h_dup3 = _resolve("qkernel.syscalls.fs", "sys_dup3")
 _h_pipe2 = _resolve("qkernel.syscalls.fs", "sys_pipe2")
 _h_preadv = _resolve("qkernel.syscalls.fs", "sys_preadv")
@@ -236,6 +270,7 @@ _h_statx = _resolve("qkernel.syscalls.fs", "sys_statx")
 _h_rseq = _resolve("qkernel.syscalls.process", "sys_rseq")
 _h_clone3 = _resolve("qkernel.syscalls.clone", "sys_clone3")
 _h_faccessat2 = _resolve("qkernel.syscalls.fs", "sys_faccessat2")
+_h_epoll_pwait2 = _resolve("qkernel.syscalls.epoll", "sys_epoll_pwait2")
 
 
 def _call_read(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
@@ -347,13 +382,13 @@ def _call_nanosleep(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: 
     return _h_nanosleep(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_getitimer(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_getitimer(task, (a0 & 0xFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_alarm(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_alarm(task, (a0 & 0xFFFFFFFF))
 
 def _call_setitimer(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_setitimer(task, (a0 & 0xFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_getpid(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_getpid(task)
@@ -362,49 +397,49 @@ def _call_sendfile(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: i
     return _h_sendfile(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_socket(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_socket(task, (a0 & 0xFFFFFFFF), (a1 & 0xFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_connect(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_connect(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_accept(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_accept(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_sendto(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sendto(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF), (((a5 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_recvfrom(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_recvfrom(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF), (a5 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_sendmsg(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_sendmsg(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF))
 
 def _call_recvmsg(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_recvmsg(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF))
 
 def _call_shutdown(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_shutdown(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_bind(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_bind(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_listen(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_listen(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_getsockname(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_getsockname(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_getpeername(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_getpeername(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_socketpair(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_socketpair(task, (a0 & 0xFFFFFFFF), (a1 & 0xFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_setsockopt(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_setsockopt(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFFFFFFFFFF), (((a4 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_getsockopt(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_getsockopt(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_clone(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_clone(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF))
@@ -878,7 +913,7 @@ def _call_lookup_dcookie(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int,
     return -38  # ENOSYS: removed from Linux; ENOSYS there too
 
 def _call_epoll_create(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_epoll_create(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_epoll_ctl_old(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: removed from Linux; ENOSYS there too
@@ -905,19 +940,19 @@ def _call_fadvise64(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: 
     return -38  # ENOSYS: not yet implemented
 
 def _call_timer_create(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_timer_create(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_timer_settime(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_timer_settime(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_timer_gettime(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_timer_gettime(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_timer_getoverrun(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_timer_getoverrun(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_timer_delete(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_timer_delete(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_clock_settime(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -1  # EPERM: the guest clock follows the host clock
@@ -935,10 +970,10 @@ def _call_exit_group(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5:
     return _h_exit_group(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_epoll_wait(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_epoll_wait(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a3 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
 
 def _call_epoll_ctl(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_epoll_ctl(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_tgkill(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_tgkill(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
@@ -1082,37 +1117,37 @@ def _call_utimensat(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: 
     return _h_utimensat(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFF))
 
 def _call_epoll_pwait(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_epoll_pwait(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a3 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a4 & 0xFFFFFFFFFFFFFFFF), (a5 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_signalfd(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
 
 def _call_timerfd_create(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_timerfd_create(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFF))
 
 def _call_eventfd(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_eventfd(task, (a0 & 0xFFFFFFFF))
 
 def _call_fallocate(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
 
 def _call_timerfd_settime(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_timerfd_settime(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_timerfd_gettime(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_timerfd_gettime(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_accept4(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_accept4(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF), (a3 & 0xFFFFFFFF))
 
 def _call_signalfd4(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
 
 def _call_eventfd2(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_eventfd2(task, (a0 & 0xFFFFFFFF), (a1 & 0xFFFFFFFF))
 
 def _call_epoll_create1(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_epoll_create1(task, (a0 & 0xFFFFFFFF))
 
 def _call_dup3(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_dup3(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (((a1 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a2 & 0xFFFFFFFF))
@@ -1295,7 +1330,7 @@ def _call_process_madvise(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int
     return -38  # ENOSYS: not yet implemented
 
 def _call_epoll_pwait2(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_epoll_pwait2(task, (((a0 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a1 & 0xFFFFFFFFFFFFFFFF), (((a2 & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000), (a3 & 0xFFFFFFFFFFFFFFFF), (a4 & 0xFFFFFFFFFFFFFFFF), (a5 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_mount_setattr(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return -38  # ENOSYS: not yet implemented
@@ -1929,45 +1964,45 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  (), (), ()),
     SyscallEntry(35, "nanosleep", "time", "implemented", "vcpu", 38, "qkernel.syscalls.time.sys_nanosleep", "int",
                  ('rqtp', 'rmtp'), ('ptr_in', 'ptr_out'), (None, None)),
-    SyscallEntry(36, "getitimer", "time", "unsupported", "any", 38, "", "int",
+    SyscallEntry(36, "getitimer", "time", "partial", "any", 38, "qkernel.syscalls.timer.sys_getitimer", "int",
                  ('which', 'value'), ('enum', 'ptr_out'), ('itimer_which', None)),
-    SyscallEntry(37, "alarm", "time", "unsupported", "any", 38, "", "uint",
+    SyscallEntry(37, "alarm", "time", "implemented", "any", 38, "qkernel.syscalls.timer.sys_alarm", "uint",
                  ('seconds',), ('uint',), (None,)),
-    SyscallEntry(38, "setitimer", "time", "unsupported", "any", 38, "", "int",
+    SyscallEntry(38, "setitimer", "time", "partial", "any", 38, "qkernel.syscalls.timer.sys_setitimer", "int",
                  ('which', 'value', 'ovalue'), ('enum', 'ptr_in', 'ptr_out'), ('itimer_which', None, None)),
     SyscallEntry(39, "getpid", "identity", "implemented", "any", 38, "qkernel.syscalls.identity.sys_getpid", "pid_t",
                  (), (), ()),
     SyscallEntry(40, "sendfile", "fs", "implemented", "vcpu", 38, "qkernel.syscalls.fs.sys_sendfile", "ssize_t",
                  ('out_fd', 'in_fd', 'offset', 'count'), ('fd', 'fd', 'ptr_inout', 'size_t'), (None, None, None, None)),
-    SyscallEntry(41, "socket", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(41, "socket", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_socket", "int",
                  ('family', 'type', 'protocol'), ('enum', 'flags', 'int'), ('address_family', 'socket_type', None)),
-    SyscallEntry(42, "connect", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(42, "connect", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_connect", "int",
                  ('fd', 'uservaddr', 'addrlen'), ('fd', 'ptr_in', 'int'), (None, None, None)),
-    SyscallEntry(43, "accept", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(43, "accept", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_accept", "int",
                  ('fd', 'upeer_sockaddr', 'upeer_addrlen'), ('fd', 'ptr_out', 'ptr_inout'), (None, None, None)),
-    SyscallEntry(44, "sendto", "net", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(44, "sendto", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_sendto", "ssize_t",
                  ('fd', 'buff', 'len', 'flags', 'addr', 'addr_len'), ('fd', 'ptr_in', 'size_t', 'flags', 'ptr_in', 'int'), (None, None, None, 'msg_flags', None, None)),
-    SyscallEntry(45, "recvfrom", "net", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(45, "recvfrom", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_recvfrom", "ssize_t",
                  ('fd', 'ubuf', 'size', 'flags', 'addr', 'addr_len'), ('fd', 'ptr_out', 'size_t', 'flags', 'ptr_out', 'ptr_inout'), (None, None, None, 'msg_flags', None, None)),
-    SyscallEntry(46, "sendmsg", "net", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(46, "sendmsg", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_sendmsg", "ssize_t",
                  ('fd', 'msg', 'flags'), ('fd', 'ptr_in', 'flags'), (None, None, 'msg_flags')),
-    SyscallEntry(47, "recvmsg", "net", "unsupported", "any", 38, "", "ssize_t",
+    SyscallEntry(47, "recvmsg", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_recvmsg", "ssize_t",
                  ('fd', 'msg', 'flags'), ('fd', 'ptr_inout', 'flags'), (None, None, 'msg_flags')),
-    SyscallEntry(48, "shutdown", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(48, "shutdown", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_shutdown", "int",
                  ('fd', 'how'), ('fd', 'int'), (None, None)),
-    SyscallEntry(49, "bind", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(49, "bind", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_bind", "int",
                  ('fd', 'umyaddr', 'addrlen'), ('fd', 'ptr_in', 'int'), (None, None, None)),
-    SyscallEntry(50, "listen", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(50, "listen", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_listen", "int",
                  ('fd', 'backlog'), ('fd', 'int'), (None, None)),
-    SyscallEntry(51, "getsockname", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(51, "getsockname", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_getsockname", "int",
                  ('fd', 'usockaddr', 'usockaddr_len'), ('fd', 'ptr_out', 'ptr_inout'), (None, None, None)),
-    SyscallEntry(52, "getpeername", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(52, "getpeername", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_getpeername", "int",
                  ('fd', 'usockaddr', 'usockaddr_len'), ('fd', 'ptr_out', 'ptr_inout'), (None, None, None)),
-    SyscallEntry(53, "socketpair", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(53, "socketpair", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_socketpair", "int",
                  ('family', 'type', 'protocol', 'usockvec'), ('enum', 'flags', 'int', 'ptr_out'), ('address_family', 'socket_type', None, None)),
-    SyscallEntry(54, "setsockopt", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(54, "setsockopt", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_setsockopt", "int",
                  ('fd', 'level', 'optname', 'optval', 'optlen'), ('fd', 'int', 'int', 'ptr_in', 'int'), (None, None, None, None, None)),
-    SyscallEntry(55, "getsockopt", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(55, "getsockopt", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_getsockopt", "int",
                  ('fd', 'level', 'optname', 'optval', 'optlen'), ('fd', 'int', 'int', 'ptr_out', 'ptr_inout'), (None, None, None, None, None)),
     SyscallEntry(56, "clone", "process", "partial", "vcpu", 38, "qkernel.syscalls.clone.sys_clone", "long",
                  ('clone_flags', 'newsp', 'parent_tidptr', 'child_tidptr', 'tls'), ('flags64', 'ptr', 'ptr', 'ptr', 'ulong'), ('clone_flags', None, None, None, None)),
@@ -2283,7 +2318,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('u_info',), ('ptr_inout',), (None,)),
     SyscallEntry(212, "lookup_dcookie", "misc", "unsupported", "any", 38, "", "int",
                  ('cookie64', 'buf', 'len'), ('ulong', 'ptr_out', 'size_t'), (None, None, None)),
-    SyscallEntry(213, "epoll_create", "fd", "unsupported", "any", 38, "", "int",
+    SyscallEntry(213, "epoll_create", "fd", "implemented", "any", 38, "qkernel.syscalls.epoll.sys_epoll_create", "int",
                  ('size',), ('int',), (None,)),
     SyscallEntry(214, "epoll_ctl_old", "misc", "unsupported", "any", 38, "", "long",
                  (), (), ()),
@@ -2301,15 +2336,15 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('semid', 'tsops', 'nsops', 'timeout'), ('int', 'ptr_in', 'uint', 'ptr_in'), (None, None, None, None)),
     SyscallEntry(221, "fadvise64", "fs", "unsupported", "any", 38, "", "int",
                  ('fd', 'offset', 'len', 'advice'), ('fd', 'loff_t', 'size_t', 'int'), (None, None, None, None)),
-    SyscallEntry(222, "timer_create", "time", "unsupported", "any", 38, "", "int",
+    SyscallEntry(222, "timer_create", "time", "partial", "any", 38, "qkernel.syscalls.timer.sys_timer_create", "int",
                  ('which_clock', 'timer_event_spec', 'created_timer_id'), ('clockid', 'ptr_in', 'ptr_out'), ('clockid', None, None)),
-    SyscallEntry(223, "timer_settime", "time", "unsupported", "any", 38, "", "int",
+    SyscallEntry(223, "timer_settime", "time", "partial", "any", 38, "qkernel.syscalls.timer.sys_timer_settime", "int",
                  ('timer_id', 'flags', 'new_setting', 'old_setting'), ('int', 'flags', 'ptr_in', 'ptr_out'), (None, 'timer_flags', None, None)),
-    SyscallEntry(224, "timer_gettime", "time", "unsupported", "any", 38, "", "int",
+    SyscallEntry(224, "timer_gettime", "time", "implemented", "any", 38, "qkernel.syscalls.timer.sys_timer_gettime", "int",
                  ('timer_id', 'setting'), ('int', 'ptr_out'), (None, None)),
-    SyscallEntry(225, "timer_getoverrun", "time", "unsupported", "any", 38, "", "int",
+    SyscallEntry(225, "timer_getoverrun", "time", "implemented", "any", 38, "qkernel.syscalls.timer.sys_timer_getoverrun", "int",
                  ('timer_id',), ('int',), (None,)),
-    SyscallEntry(226, "timer_delete", "time", "unsupported", "any", 38, "", "int",
+    SyscallEntry(226, "timer_delete", "time", "implemented", "any", 38, "qkernel.syscalls.timer.sys_timer_delete", "int",
                  ('timer_id',), ('int',), (None,)),
     SyscallEntry(227, "clock_settime", "time", "unsupported", "any", 1, "", "int",
                  ('which_clock', 'tp'), ('clockid', 'ptr_in'), ('clockid', None)),
@@ -2321,9 +2356,9 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('which_clock', 'flags', 'rqtp', 'rmtp'), ('clockid', 'flags', 'ptr_in', 'ptr_out'), ('clockid', 'timer_flags', None, None)),
     SyscallEntry(231, "exit_group", "process", "implemented", "vcpu", 38, "qkernel.syscalls.process.sys_exit_group", "void",
                  ('error_code',), ('int',), (None,)),
-    SyscallEntry(232, "epoll_wait", "fd", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(232, "epoll_wait", "fd", "partial", "vcpu", 38, "qkernel.syscalls.epoll.sys_epoll_wait", "int",
                  ('epfd', 'events', 'maxevents', 'timeout'), ('fd', 'ptr_out', 'int', 'int'), (None, None, None, None)),
-    SyscallEntry(233, "epoll_ctl", "fd", "unsupported", "any", 38, "", "int",
+    SyscallEntry(233, "epoll_ctl", "fd", "partial", "any", 38, "qkernel.syscalls.epoll.sys_epoll_ctl", "int",
                  ('epfd', 'op', 'fd', 'event'), ('fd', 'enum', 'fd', 'ptr_in'), (None, 'epoll_ctl_op', None, None)),
     SyscallEntry(234, "tgkill", "signal", "implemented", "any", 38, "qkernel.syscalls.signal.sys_tgkill", "int",
                  ('tgid', 'pid', 'sig'), ('pid_t', 'pid_t', 'signal'), (None, None, 'signal')),
@@ -2419,27 +2454,27 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('pid', 'nr_pages', 'pages', 'nodes', 'status', 'flags'), ('pid_t', 'ulong', 'ptr_in', 'ptr_in', 'ptr_out', 'int'), (None, None, None, None, None, None)),
     SyscallEntry(280, "utimensat", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_utimensat", "int",
                  ('dfd', 'filename', 'utimes', 'flags'), ('dirfd', 'path', 'ptr_in', 'flags'), (None, None, None, 'at_flags')),
-    SyscallEntry(281, "epoll_pwait", "fd", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(281, "epoll_pwait", "fd", "partial", "vcpu", 38, "qkernel.syscalls.epoll.sys_epoll_pwait", "int",
                  ('epfd', 'events', 'maxevents', 'timeout', 'sigmask', 'sigsetsize'), ('fd', 'ptr_out', 'int', 'int', 'ptr_in', 'size_t'), (None, None, None, None, None, None)),
     SyscallEntry(282, "signalfd", "fd", "unsupported", "any", 38, "", "int",
                  ('ufd', 'user_mask', 'sizemask'), ('fd', 'ptr_in', 'size_t'), (None, None, None)),
-    SyscallEntry(283, "timerfd_create", "fd", "unsupported", "any", 38, "", "int",
+    SyscallEntry(283, "timerfd_create", "fd", "implemented", "any", 38, "qkernel.syscalls.timer.sys_timerfd_create", "int",
                  ('clockid', 'flags'), ('clockid', 'flags'), ('clockid', 'fd_flags')),
-    SyscallEntry(284, "eventfd", "fd", "unsupported", "any", 38, "", "int",
+    SyscallEntry(284, "eventfd", "fd", "implemented", "any", 38, "qkernel.syscalls.eventfd.sys_eventfd", "int",
                  ('count',), ('uint',), (None,)),
     SyscallEntry(285, "fallocate", "fs", "unsupported", "any", 38, "", "int",
                  ('fd', 'mode', 'offset', 'len'), ('fd', 'int', 'loff_t', 'loff_t'), (None, None, None, None)),
-    SyscallEntry(286, "timerfd_settime", "fd", "unsupported", "any", 38, "", "int",
+    SyscallEntry(286, "timerfd_settime", "fd", "partial", "any", 38, "qkernel.syscalls.timer.sys_timerfd_settime", "int",
                  ('ufd', 'flags', 'utmr', 'otmr'), ('fd', 'flags', 'ptr_in', 'ptr_out'), (None, 'timer_flags', None, None)),
-    SyscallEntry(287, "timerfd_gettime", "fd", "unsupported", "any", 38, "", "int",
+    SyscallEntry(287, "timerfd_gettime", "fd", "implemented", "any", 38, "qkernel.syscalls.timer.sys_timerfd_gettime", "int",
                  ('ufd', 'otmr'), ('fd', 'ptr_out'), (None, None)),
-    SyscallEntry(288, "accept4", "net", "unsupported", "any", 38, "", "int",
+    SyscallEntry(288, "accept4", "net", "partial", "any", 38, "qkernel.syscalls.socket.sys_accept4", "int",
                  ('fd', 'upeer_sockaddr', 'upeer_addrlen', 'flags'), ('fd', 'ptr_out', 'ptr_inout', 'flags'), (None, None, None, 'socket_type')),
     SyscallEntry(289, "signalfd4", "fd", "unsupported", "any", 38, "", "int",
                  ('ufd', 'user_mask', 'sizemask', 'flags'), ('fd', 'ptr_in', 'size_t', 'flags'), (None, None, None, 'fd_flags')),
-    SyscallEntry(290, "eventfd2", "fd", "unsupported", "any", 38, "", "int",
+    SyscallEntry(290, "eventfd2", "fd", "implemented", "any", 38, "qkernel.syscalls.eventfd.sys_eventfd2", "int",
                  ('count', 'flags'), ('uint', 'flags'), (None, 'fd_flags')),
-    SyscallEntry(291, "epoll_create1", "fd", "unsupported", "any", 38, "", "int",
+    SyscallEntry(291, "epoll_create1", "fd", "implemented", "any", 38, "qkernel.syscalls.epoll.sys_epoll_create1", "int",
                  ('flags',), ('flags',), ('fd_flags',)),
     SyscallEntry(292, "dup3", "fs", "implemented", "any", 38, "qkernel.syscalls.fs.sys_dup3", "int",
                  ('oldfd', 'newfd', 'flags'), ('fd', 'fd', 'flags'), (None, None, 'fd_flags')),
@@ -2650,7 +2685,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('dfd', 'filename', 'mode', 'flags'), ('dirfd', 'path', 'flags', 'flags'), (None, None, 'access_mode', 'at_flags')),
     SyscallEntry(440, "process_madvise", "mm", "unsupported", "any", 38, "", "ssize_t",
                  ('pidfd', 'vec', 'vlen', 'behavior', 'flags'), ('fd', 'iovec_ptr', 'size_t', 'enum', 'uint'), (None, None, None, 'madvise_advice', None)),
-    SyscallEntry(441, "epoll_pwait2", "fd", "unsupported", "vcpu", 38, "", "int",
+    SyscallEntry(441, "epoll_pwait2", "fd", "partial", "vcpu", 38, "qkernel.syscalls.epoll.sys_epoll_pwait2", "int",
                  ('epfd', 'events', 'maxevents', 'timeout', 'sigmask', 'sigsetsize'), ('fd', 'ptr_out', 'int', 'ptr_in', 'ptr_in', 'size_t'), (None, None, None, None, None, None)),
     SyscallEntry(442, "mount_setattr", "fs", "unsupported", "any", 38, "", "int",
                  ('dfd', 'path', 'flags', 'uattr', 'usize'), ('dirfd', 'path', 'uint', 'ptr_in', 'size_t'), (None, None, None, None, None)),
