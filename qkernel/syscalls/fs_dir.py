@@ -50,7 +50,15 @@ def sys_mkdir(task: Any, path: int, mode: int) -> int:
     return sys_mkdirat(task, abi.AT_FDCWD, path, mode)
 
 
+_MKNOD_KINDS = (0, abi.S_IFREG, abi.S_IFCHR, abi.S_IFBLK, abi.S_IFIFO, abi.S_IFSOCK)
+
+
 def sys_mknodat(task: Any, dirfd: int, path: int, mode: int, dev: int) -> int:
+    kind = mode & abi.S_IFMT
+    if kind == abi.S_IFDIR:
+        raise SyscallError(errno.EPERM)
+    if kind not in _MKNOD_KINDS:
+        raise SyscallError(errno.EINVAL)
     ops.mknod(task, dirfd, read_path(task, path), mode & 0xFFFF, dev)
     return 0
 

@@ -42,9 +42,21 @@ def _check_namespace(name: str) -> None:
 
 
 def _path_loc(task: Any, path: int, follow: bool) -> Location:
+    return _path_target(task, path, follow)[0]
+
+
+def _path_target(task: Any, path: int, follow: bool) -> tuple[Location, int]:
+    """The location and its file type (S_IFMT bits)."""
     res = ops.lookup(task, abi.AT_FDCWD, read_path(task, path), follow=follow)
-    ops.stat(task, res)
-    return res.loc
+    st = ops.stat(task, res)
+    return res.loc, st.mode & abi.S_IFMT
+
+
+def _user_ns_writable(name: str, kind: int) -> None:
+    """user.* attributes live only on regular files and directories: changing
+    one elsewhere is EPERM (Linux's xattr_permission)."""
+    if name.startswith("user.") and kind not in (abi.S_IFREG, abi.S_IFDIR):
+        raise SyscallError(errno.EPERM)
 
 
 def _loc_readonly(loc: Location) -> bool:
@@ -109,9 +121,10 @@ def _set_args(task: Any, name: int, value: int, size: int, flags: int) -> str:
     return nm
 
 
-def _set(name: str, readonly: bool, flags: int) -> int:
+def _set(name: str, readonly: bool, flags: int, kind: int) -> int:
     if readonly:
         raise SyscallError(errno.EROFS)
+    _user_ns_writable(name, kind)
     _check_namespace(name)
     if s32(flags) & XATTR_REPLACE:
         raise SyscallError(errno.ENODATA)     # nothing to replace
@@ -120,37 +133,44 @@ def _set(name: str, readonly: bool, flags: int) -> int:
 
 def sys_setxattr(task: Any, path: int, name: int, value: int, size: int, flags: int) -> int:
     nm = _set_args(task, name, value, size, flags)
-    return _set(nm, _loc_readonly(_path_loc(task, path, True)), flags)
+    loc, kind = _path_target(task, path, True)
+    return _set(nm, _loc_readonly(loc), flags, kind)
 
 
 def sys_lsetxattr(task: Any, path: int, name: int, value: int, size: int, flags: int) -> int:
     nm = _set_args(task, name, value, size, flags)
-    return _set(nm, _loc_readonly(_path_loc(task, path, False)), flags)
+    loc, kind = _path_target(task, path, False)
+    return _set(nm, _loc_readonly(loc), flags, kind)
 
 
 def sys_fsetxattr(task: Any, fd: int, name: int, value: int, size: int, flags: int) -> int:
     nm = _set_args(task, name, value, size, flags)
-    return _set(nm, _file_readonly(io_file(task, fd)), flags)
+    f = io_file(task, fd)
+    return _set(nm, _file_readonly(f), flags, f.stat(task).mode & abi.S_IFMT)
 
 
 # -- remove --------------------------------------------------------------------
-def _remove(name: str, readonly: bool) -> int:
+def _remove(name: str, readonly: bool, kind: int) -> int:
     if readonly:
         raise SyscallError(errno.EROFS)
+    _user_ns_writable(name, kind)
     _check_namespace(name)
     raise SyscallError(errno.ENODATA)
 
 
 def sys_removexattr(task: Any, path: int, name: int) -> int:
     nm = _name(task, name)
-    return _remove(nm, _loc_readonly(_path_loc(task, path, True)))
+    loc, kind = _path_target(task, path, True)
+    return _remove(nm, _loc_readonly(loc), kind)
 
 
 def sys_lremovexattr(task: Any, path: int, name: int) -> int:
     nm = _name(task, name)
-    return _remove(nm, _loc_readonly(_path_loc(task, path, False)))
+    loc, kind = _path_target(task, path, False)
+    return _remove(nm, _loc_readonly(loc), kind)
 
 
 def sys_fremovexattr(task: Any, fd: int, name: int) -> int:
     nm = _name(task, name)
-    return _remove(nm, _file_readonly(io_file(task, fd)))
+    f = io_file(task, fd)
+    return _remove(nm, _file_readonly(f), f.stat(task).mode & abi.S_IFMT)
