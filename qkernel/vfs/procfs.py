@@ -134,6 +134,9 @@ class ProcFileSystem(MemFileSystem):
         if hit is not None and hit[0] is (thread or tg):
             return hit[1]
         node = procfs_pid.make_dir(self, tg, thread)
+        if len(self._pid_dirs) > 4096:                 # keep the cache to processes that exist
+            self._pid_dirs = {k: v for k, v in self._pid_dirs.items()
+                              if not getattr(v[0], "reaped", False) and not getattr(v[0], "exited", False)}
         self._pid_dirs[key] = (thread or tg, node)
         return node
 

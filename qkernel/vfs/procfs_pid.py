@@ -345,7 +345,7 @@ def _fstype(m: Any) -> str:
 
 def _source(m: Any) -> str:
     if m.type == "rootfs":
-        return "rootfs" if _fstype(m) != "overlay" else "overlay"
+        return "overlay" if _fstype(m) == "overlay" else "/dev/root"   # "rootfs" is skipped by df
     if m.type == "bind":
         return "/dev/root"             # the host path is not the guest's business
     return m.source or m.type
@@ -421,8 +421,7 @@ def make_dir(fs: "ProcFileSystem", tg: Any, thread: Any) -> Node:
         fd = int(name)
         node = fd_links.get(fd)
         if node is None:
-            node = SymlinkNode(fs.new_ino(), lambda c, fd=fd: task_or_enoent().fds.get(fd))
-            node.mode = abi.S_IFLNK | 0o700
+            node = _FdLink(fs.new_ino(), lambda c, fd=fd: task_or_enoent().fds.get(fd))
             fd_links[fd] = node
         return node
 
@@ -478,6 +477,25 @@ def make_dir(fs: "ProcFileSystem", tg: Any, thread: Any) -> Node:
     if thread is None:
         c["task"] = FnDirNode(fs.new_ino(), task_names, task_node)
     return d
+
+
+class _FdLink(SymlinkNode):
+    """/proc/<pid>/fd/N: its permission bits show the open mode (lr-x,
+    l-wx, lrwx) and its size is 64, as Linux's."""
+
+    def stat(self, task: Any, dev: int) -> Any:
+        st = super().stat(task, dev)
+        mode = 0o700
+        try:
+            f = self.target(task)
+            if not isinstance(f, str):
+                mode = 0o100 | (0o400 if f.readable or f.flags & abi.O_PATH else 0) | \
+                    (0o200 if f.writable else 0)
+        except SyscallError:
+            pass
+        st.mode = abi.S_IFLNK | mode
+        st.size = 64
+        return st
 
 
 def _exe(tg: Any, thread: Any) -> str:
