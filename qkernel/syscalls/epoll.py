@@ -77,9 +77,9 @@ def sys_epoll_ctl(task: Any, epfd: int, op: int, fd: int, event: int) -> int:
     if not isinstance(ep_file, EpollFile) or target is ep_file:
         raise SyscallError(errno.EINVAL)
     if op == EPOLL_CTL_ADD:
-        ep_file.add(fd, target, events, data)
+        ep_file.add(task, fd, target, events, data)
     elif op == EPOLL_CTL_MOD:
-        ep_file.modify(fd, target, events, data)
+        ep_file.modify(task, fd, target, events, data)
     elif op == EPOLL_CTL_DEL:
         ep_file.delete(fd, target)
     else:

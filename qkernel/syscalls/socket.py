@@ -175,10 +175,12 @@ def sys_bind(task: Any, fd: int, umyaddr: int, addrlen: int) -> int:
         s.autobind()
         return 0
     key, name, spath = _addr_key(task, raw, True)
+    # A path is created before the socket's own name is looked at (Linux
+    # makes the node first): a taken path is EADDRINUSE even for a bound socket.
+    if spath is not None and (_exists(task, spath) or key in names(task.kernel)):
+        raise SyscallError(errno.EADDRINUSE)
     if s.name is not None:
         raise SyscallError(errno.EINVAL)
-    if spath is not None and _exists(task, spath):
-        raise SyscallError(errno.EADDRINUSE)
     s.bind(key, name)
     return 0
 
@@ -369,7 +371,7 @@ def sys_recvmsg(task: Any, fd: int, msg: int, flags: int) -> int:
     new = bytearray(hdr)
     struct.pack_into("<I", new, 8, len(sender) if name else 0)
     struct.pack_into("<Q", new, 40, len(cbytes))
-    struct.pack_into("<i", new, 48, out_flags | cflags)
+    struct.pack_into("<i", new, 48, out_flags | cflags | (flags & MSG_CMSG_CLOEXEC))
     task.mm.copy_out(msg, bytes(new))
     return length
 

@@ -54,6 +54,7 @@ class Item:
     disabled: bool = False          # EPOLLONESHOT fired
     last_mask: int = 0              # what was last reported (EPOLLET)
     last_seq: int = -1
+    order: int | None = None        # place in the ready list (None: not on it)
 
 
 class EpollFile(AnonFile):
@@ -62,9 +63,17 @@ class EpollFile(AnonFile):
     def __init__(self, flags: int, kernel: Any = None) -> None:
         super().__init__(flags, kernel)
         self.items: dict[tuple[int, int], Item] = {}     # (fd, id(file)) -> Item
+        self._order = 0
+
+    def _queue(self, item: Item) -> None:
+        """Put an item at the tail of the ready list (Linux reports in the
+        order items became ready; a reported level-triggered item goes back
+        to the tail)."""
+        self._order += 1
+        item.order = self._order
 
     # -- interest list --------------------------------------------------------
-    def add(self, fd: int, f: OpenFile, events: int, data: int) -> None:
+    def add(self, task: Any, fd: int, f: OpenFile, events: int, data: int) -> None:
         key = (fd, id(f))
         if key in self.items and self.items[key].file.refs > 0:
             raise SyscallError(errno.EEXIST)
@@ -73,16 +82,21 @@ class EpollFile(AnonFile):
                 raise SyscallError(errno.EINVAL)
             if f is self or f.reaches(self, 0):
                 raise SyscallError(errno.ELOOP)
-        self.items[key] = Item(fd, f, events, data)
+        item = self.items[key] = Item(fd, f, events, data)
+        if self._mask(task, item, 0):
+            self._queue(item)
         self.changed()
 
-    def modify(self, fd: int, f: OpenFile, events: int, data: int) -> None:
+    def modify(self, task: Any, fd: int, f: OpenFile, events: int, data: int) -> None:
         item = self._find(fd, f)
         if item.events & EPOLLEXCLUSIVE:
             raise SyscallError(errno.EINVAL)
         item.events, item.data = events, data
         item.disabled = False
         item.last_mask, item.last_seq = 0, -1
+        item.order = None
+        if self._mask(task, item, 0):
+            self._queue(item)
         self.changed()
 
     def delete(self, fd: int, f: OpenFile) -> None:
@@ -149,42 +163,47 @@ class EpollFile(AnonFile):
             mask = self._mask(task, item, depth)
             if not mask:
                 item.last_mask = 0           # the next rise is an edge
+                item.order = None
                 continue
+            if item.order is None:
+                self._queue(item)
             if item.events & EPOLLET and mask == item.last_mask and self._seq(item) == item.last_seq:
                 continue
             return True
         return False
 
     def collect(self, task: Any, maxevents: int) -> list[tuple[int, int]]:
-        """Take up to maxevents (events, data) pairs, updating ET/ONESHOT
-        state; reported level-triggered items move to the back (fairness)."""
+        """Take up to maxevents (events, data) pairs in ready-list order,
+        updating ET/ONESHOT state; reported level-triggered items go back
+        to the tail of the ready list."""
         self._prune()
-        out: list[tuple[int, int]] = []
-        again: list[tuple[tuple[int, int], Item]] = []
-        for key, item in list(self.items.items()):
-            if len(out) >= maxevents:
-                break
+        ready: list[tuple[Item, int, int]] = []
+        for item in self.items.values():
             if item.disabled:
                 continue
             mask = self._mask(task, item, 0)
             seq = self._seq(item)
-            if item.events & EPOLLET:
-                if not mask:
-                    item.last_mask = 0
-                    continue
-                if mask == item.last_mask and seq == item.last_seq:
-                    continue
-            elif not mask:
+            if not mask:
+                item.last_mask = 0
+                item.order = None
                 continue
+            if item.events & EPOLLET and mask == item.last_mask and seq == item.last_seq:
+                continue
+            if item.order is None:
+                self._queue(item)
+            ready.append((item, mask, seq))
+        ready.sort(key=lambda r: r[0].order or 0)
+        out: list[tuple[int, int]] = []
+        for item, mask, seq in ready[:maxevents]:
             item.last_mask, item.last_seq = mask, seq
             out.append((mask, item.data))
             if item.events & EPOLLONESHOT:
                 item.disabled = True
-            elif not item.events & EPOLLET:
-                again.append((key, item))
-        for key, item in again:
-            self.items.pop(key, None)
-            self.items[key] = item
+                item.order = None
+            elif item.events & EPOLLET:
+                item.order = None
+            else:
+                self._queue(item)
         return out
 
     def poll_events(self, task: Any) -> int:
