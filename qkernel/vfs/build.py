@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import shutil
 import tempfile
+import weakref
 
 from qkernel.config import KernelConfig, MountSpec
 from qkernel.creds import Credentials
@@ -82,6 +84,8 @@ def _mount_one(vfs: Vfs, spec: MountSpec, log: logging.Logger, temp_base: str | 
         host_dir = tempfile.mkdtemp(prefix="quark-tmpfs-", dir=temp_base)
         os.chmod(host_dir, _tmpfs_mode(spec.options))
         vfs.temp_dirs.append(host_dir)
+        # A Vfs nobody closes (an abandoned Kernel) still gives its dir back.
+        weakref.finalize(vfs, shutil.rmtree, host_dir, True)
         vfs.mount(point, HostFileSystem(host_dir, readonly=spec.readonly), "tmpfs", "tmpfs", spec.options)
     else:
         log.info("mount %s on %s: type not served yet (empty read-only directory)",
