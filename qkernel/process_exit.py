@@ -35,6 +35,8 @@ def release_task(kernel: "Kernel", task: "Task") -> None:
         tg.group_exit_status = task.exit_status or 0
     tg.exiting = True
     tg.zombie = True
+    from qkernel import timers
+    timers.on_exit(kernel, tg)
     _reparent_children(kernel, tg)
     parent = tg.parent
     if parent is None or tg is kernel.init_tg:

@@ -91,6 +91,10 @@ def run_sandbox(config: KernelConfig, log: logging.Logger | None = None) -> int:
         if server is not None:
             server.stop()
         if kernel is not None:
+            timers = getattr(kernel, "timers", None)
+            if timers is not None and hasattr(timers, "stop"):
+                with kernel.lock:              # its condition is bound to the kernel lock
+                    timers.stop()
             kernel.vfs.close()
         machine.close()
 

@@ -258,7 +258,7 @@ def test_proc_self(task):
     n = fs.sys_readlink(task, task.mm.s("/proc/self/exe"), buf, 256)
     assert task.mm.copy_in(buf, n) == b"/bin/sh"
     assert read_all(task, openf(task, f"/dev/fd/{fd}")) == b"inside"
-    assert err(openf, task, "/proc/cpuinfo") == errno.ENOENT
+    assert err(openf, task, "/proc/no-such-entry") == errno.ENOENT
     # A pipe reached through /dev/stdout-style magic links.
     pfds = task.mm.alloc(8)
     fs.sys_pipe(task, pfds)

@@ -21,4 +21,6 @@ def load_init_program(task: Any, config: KernelConfig) -> tuple[int, int]:
                                             [a.encode() for a in config.args],
                                             [e.encode() for e in config.env])
     task.exe_path, task.comm = exe_path, comm
+    from qkernel.vfs.procfs import record_exec
+    record_exec(task, config.args, config.env)
     return entry, rsp

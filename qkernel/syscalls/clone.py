@@ -100,6 +100,9 @@ def do_clone(task: Task, flags: int, newsp: int, parent_tid: int, child_tid: int
         tg = ThreadGroup(pid=tid, parent=parent, pgid=parent_tg.pgid, sid=parent_tg.sid,
                          exit_signal=flags & CSIGNAL, start_time_ns=time.monotonic_ns(),
                          exe_path=parent_tg.exe_path)
+        for attr in ("argv", "envp"):          # /proc/<pid>/cmdline until it execs
+            if hasattr(parent_tg, attr):
+                setattr(tg, attr, list(getattr(parent_tg, attr)))
         if flags & CLONE_SIGHAND:
             tg.sigactions = parent_tg.sigactions
         else:

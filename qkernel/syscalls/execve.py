@@ -102,6 +102,10 @@ def do_execve(task: Task, path: str, argv: list[bytes], envp: list[bytes]) -> in
     cpu.set_address_space(mm)
     cpu.set_xsave(cpu._clean_xsave if hasattr(cpu, "_clean_xsave") else cpu.get_xsave())
     cpu.set_user_regs(UserRegs(rip=entry, rsp=rsp))
+    from qkernel import timers
+    from qkernel.vfs.procfs import record_exec
+    record_exec(task, argv, envp)
+    timers.on_exec(kernel, task.tg)
     kernel.notify()
     return 0
 
