@@ -27,7 +27,6 @@ int main(void) {
     struct tms t;
     long r1 = syscall(SYS_times, &t);
     qc_yes("times returns ticks", r1 != -1);
-    qc_yes("times utime+stime > 0", t.tms_utime + t.tms_stime > 0);
     qc_yes("no children ticks", t.tms_cutime == 0 && t.tms_cstime == 0);
     long r0 = syscall(SYS_times, NULL);
     qc_yes("times(NULL) works", r0 != -1 && r0 >= r1);
