@@ -42,7 +42,7 @@ for i in 3 1 2; do (sleep 0.$i; echo "done $i" >> /tmp/order) & done
 wait; sort /tmp/order
 sleep 0.1 & p=$!; (exit 6) & q=$!
 wait $q; echo "q $?"; wait $p; echo "p $?"
-(sleep 0.2; exit 2) & (exit 1) &
+(sleep 1; exit 2) & (exit 1) &
 wait -n; echo "first finished $?"; wait
 sleep 10 & kill -TERM $!; wait $!; echo "terminated $?"
 coproc UPPER { tr a-z A-Z; }
