@@ -42,9 +42,9 @@ for i in 3 1 2; do (sleep 0.$i; echo "done $i" >> /tmp/order) & done
 wait; sort /tmp/order
 sleep 0.1 & p=$!; (exit 6) & q=$!
 wait $q; echo "q $?"; wait $p; echo "p $?"
-(sleep 1; exit 2) & (exit 1) &
+(sleep 1; exit 2) & (sleep 0.2; exit 1) &
 wait -n; echo "first finished $?"; wait
-sleep 10 & kill -TERM $!; wait $!; echo "terminated $?"
+sleep 10 & kill -TERM $!; wait $! 2>/dev/null; echo "terminated $?"
 coproc UPPER { tr a-z A-Z; }
 echo quark >&"${UPPER[1]}"; exec {UPPER[1]}>&-
 read -r line <&"${UPPER[0]}"; echo "coproc $line"; wait
