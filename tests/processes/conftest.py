@@ -1,7 +1,6 @@
 """Process tests: fork, exec, threads, signals, scheduling (the processes issue).
 
-They are off unless QUARK_PROCESS_TESTS=1: they need quark's process engine,
-and the default test run turns them on once it has landed. Every test
+They run by default (QUARK_PROCESS_TESTS=0 turns them off). Every test
 compares the container's output with a native run of the same thing (see
 helpers.py for the two native references), and needs root (chroot, mounts).
 """
@@ -17,14 +16,14 @@ from tests.guest import make_rootfs, write_config
 from tests.processes.helpers import build_host_bundle, compile_into
 
 HERE = Path(__file__).resolve().parent
-ENABLED = os.environ.get("QUARK_PROCESS_TESTS") == "1"
+ENABLED = os.environ.get("QUARK_PROCESS_TESTS", "1") != "0"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # This hook sees the whole session's items: mark only this directory's.
     if ENABLED and os.geteuid() == 0:
         return
-    reason = ("process tests are off: set QUARK_PROCESS_TESTS=1" if not ENABLED
+    reason = ("process tests are off: QUARK_PROCESS_TESTS=0" if not ENABLED
               else "process tests need root (chroot, mount namespaces)")
     skip = pytest.mark.skip(reason=reason)
     for item in items:
