@@ -3,6 +3,8 @@ the tmpfs backing, against a real Kernel (no KVM). Handlers run with
 kernel.lock held, as the dispatcher runs them."""
 from __future__ import annotations
 
+from tests.handlers import call, err
+
 import errno
 import os
 import struct
@@ -57,15 +59,6 @@ def task(kernel):
     return t
 
 
-def call(task, fn, *args):
-    with task.kernel.lock:
-        return fn(task, *args)
-
-
-def err(task, fn, *args):
-    with pytest.raises(SyscallError) as ei:
-        call(task, fn, *args)
-    return ei.value.errno
 
 
 def statfs(task, path):

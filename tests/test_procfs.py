@@ -3,6 +3,8 @@ thread group, zombies, threads, and the system files. Handlers run with
 kernel.lock held."""
 from __future__ import annotations
 
+from tests.handlers import call, err
+
 import errno
 import os
 
@@ -52,15 +54,6 @@ def task(kernel):
     return t
 
 
-def call(task, fn, *args):
-    with task.kernel.lock:
-        return fn(task, *args)
-
-
-def err(task, fn, *args):
-    with pytest.raises(SyscallError) as ei:
-        call(task, fn, *args)
-    return ei.value.errno
 
 
 def read(task, path):

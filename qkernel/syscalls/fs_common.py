@@ -116,3 +116,19 @@ def id_arg(v: int) -> int:
     """uid_t/gid_t argument: (uid_t)-1 means 'leave unchanged'."""
     v &= 0xFFFF_FFFF
     return -1 if v == 0xFFFF_FFFF else v
+
+
+def readable_file(task: Any, fd: int) -> OpenFile:
+    """The open file behind `fd`, which must be open for reading (EBADF)."""
+    f = io_file(task, fd)
+    if not f.readable:
+        raise SyscallError(errno.EBADF)
+    return f
+
+
+def writable_file(task: Any, fd: int) -> OpenFile:
+    """The open file behind `fd`, which must be open for writing (EBADF)."""
+    f = io_file(task, fd)
+    if not f.writable:
+        raise SyscallError(errno.EBADF)
+    return f

@@ -5,22 +5,12 @@ import errno
 from typing import Any
 
 from qkernel.errors import SyscallError
-from qkernel.syscalls.fs_common import gather, io_file, read_iovecs, s64, scatter
+from qkernel.syscalls.fs_common import readable_file, writable_file, gather, io_file, read_iovecs, s64, scatter
 from qkernel.vfs.file import MAX_RW, OpenFile
 
 
-def _readable(task: Any, fd: int) -> OpenFile:
-    f = io_file(task, fd)
-    if not f.readable:
-        raise SyscallError(errno.EBADF)
-    return f
-
-
-def _writable(task: Any, fd: int) -> OpenFile:
-    f = io_file(task, fd)
-    if not f.writable:
-        raise SyscallError(errno.EBADF)
-    return f
+_readable = readable_file
+_writable = writable_file
 
 
 def sys_read(task: Any, fd: int, buf: int, count: int) -> int:

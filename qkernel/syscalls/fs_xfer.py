@@ -13,7 +13,7 @@ import errno
 from typing import Any
 
 from qkernel.errors import MustExit, SyscallError
-from qkernel.syscalls.fs_common import gather, io_file, read_iovecs, s64, scatter
+from qkernel.syscalls.fs_common import readable_file, writable_file, gather, io_file, read_iovecs, s64, scatter
 from qkernel.vfs import abi
 from qkernel.vfs.file import MAX_RW, OpenFile
 
@@ -29,18 +29,8 @@ RWF_NOAPPEND = 0x20
 RWF_SUPPORTED = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND
 
 
-def _readable(task: Any, fd: int) -> OpenFile:
-    f = io_file(task, fd)
-    if not f.readable:
-        raise SyscallError(errno.EBADF)
-    return f
-
-
-def _writable(task: Any, fd: int) -> OpenFile:
-    f = io_file(task, fd)
-    if not f.writable:
-        raise SyscallError(errno.EBADF)
-    return f
+_readable = readable_file
+_writable = writable_file
 
 
 def _tell(task: Any, f: OpenFile) -> int:
