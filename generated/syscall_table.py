@@ -88,6 +88,7 @@ _h_select = _resolve("qkernel.syscalls.poll", "sys_select")
 _h_sched_yield = _resolve("qkernel.syscalls.sched", "sys_sched_yield")
 _h_mremap = _resolve("qkernel.syscalls.mm", "sys_mremap")
 _h_msync = _resolve("qkernel.syscalls.mm", "sys_msync")
+_h_mincore = _resolve("qkernel.syscalls.mm", "sys_mincore")
 _h_madvise = _resolve("qkernel.syscalls.mm", "sys_madvise")
 _h_dup = _resolve("qkernel.syscalls.fs", "sys_dup")
 _h_dup2 = _resolve("qkernel.syscalls.fs", "sys_dup2")
@@ -355,7 +356,7 @@ def _call_msync(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int)
     return _h_msync(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF))
 
 def _call_mincore(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    return -38  # ENOSYS: not yet implemented
+    return _h_mincore(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFFFFFFFFFF))
 
 def _call_madvise(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:
     return _h_madvise(task, (a0 & 0xFFFFFFFFFFFFFFFF), (a1 & 0xFFFFFFFFFFFFFFFF), (a2 & 0xFFFFFFFF))
@@ -1946,7 +1947,7 @@ ENTRIES: tuple[SyscallEntry | None, ...] = (
                  ('addr', 'old_len', 'new_len', 'flags', 'new_addr'), ('ptr', 'size_t', 'size_t', 'flags', 'ptr'), (None, None, None, 'mremap_flags', None)),
     SyscallEntry(26, "msync", "mm", "partial", "any", 38, "qkernel.syscalls.mm.sys_msync", "int",
                  ('start', 'len', 'flags'), ('ptr', 'size_t', 'flags'), (None, None, 'msync_flags')),
-    SyscallEntry(27, "mincore", "mm", "unsupported", "any", 38, "", "int",
+    SyscallEntry(27, "mincore", "mm", "implemented", "any", 38, "qkernel.syscalls.mm.sys_mincore", "int",
                  ('start', 'len', 'vec'), ('ptr', 'size_t', 'ptr_out'), (None, None, None)),
     SyscallEntry(28, "madvise", "mm", "implemented", "vcpu", 38, "qkernel.syscalls.mm.sys_madvise", "int",
                  ('start', 'len', 'behavior'), ('ptr', 'size_t', 'enum'), (None, None, 'madvise_advice')),

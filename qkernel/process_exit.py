@@ -87,7 +87,12 @@ def _drop_shared(task: "Task") -> None:
 
 def _reparent_children(kernel: "Kernel", tg: ThreadGroup) -> None:
     init = kernel.init_tg
+    from qkernel import signals
     for child in list(tg.children):
+        for t in list(child.tasks.values()):
+            sig = t.extra.get("pdeathsig", 0)     # prctl(PR_SET_PDEATHSIG)
+            if sig:
+                signals.send_signal(kernel, t, sig, None)
         child.parent = init if init is not None and init is not tg else None
         if child.parent is not None:
             child.parent.children.append(child)

@@ -176,3 +176,21 @@ def sys_msync(task: Task, start: int, length: int, flags: int) -> int:
     if length:
         task.mm.sync(start, length)
     return 0
+
+
+def sys_mincore(task: Task, start: int, length: int, vec: int) -> int:
+    """Every mapped page is resident: QKernel maps eagerly (PROT_NONE pages too)."""
+    if start & 0xFFF:
+        raise SyscallError(errno.EINVAL)
+    end = page_up(start + length)
+    if end > TASK_SIZE or end < start:
+        raise SyscallError(errno.ENOMEM)
+    pos = start
+    for v in task.mm.overlapping(start, end):
+        if v.start > pos:
+            raise SyscallError(errno.ENOMEM)
+        pos = v.end
+    if pos < end:
+        raise SyscallError(errno.ENOMEM)
+    task.mm.copy_out(vec, b"\x01" * ((end - start) // PAGE))
+    return 0

@@ -445,30 +445,51 @@ def sys_getpgrp(task: Any) -> int:
     return task.pgid
 
 
-def sys_getpgid(task: Any, pid: int) -> int:
-    if not _is_self(task, pid):
+def _process(task: Any, pid: int) -> Any:
+    """The thread group `pid` names (0: the caller's), or ESRCH."""
+    pid = _s32(pid)
+    if pid == 0:
+        return task.tg
+    if pid < 0:
         raise SyscallError(errno.ESRCH)
-    return task.pgid
+    kernel = task.kernel
+    find = getattr(kernel, "find_thread_group", None)
+    tg = find(pid) if find is not None else (task.tg if pid == task.pid else None)
+    if tg is None:
+        raise SyscallError(errno.ESRCH)
+    return tg
+
+
+def sys_getpgid(task: Any, pid: int) -> int:
+    return _process(task, pid).pgid
 
 
 def sys_getsid(task: Any, pid: int) -> int:
-    if not _is_self(task, pid):
-        raise SyscallError(errno.ESRCH)
-    return task.sid
+    return _process(task, pid).sid
 
 
 def sys_setpgid(task: Any, pid: int, pgid: int) -> int:
+    """setpgid(2): the caller or one of its children, into a group of the
+    caller's session (or a new group named after the target)."""
     pid, pgid = _s32(pid), _s32(pgid)
     if pgid < 0:
         raise SyscallError(errno.EINVAL)
-    if pid not in (0, task.pid):
-        raise SyscallError(errno.ESRCH)     # neither self nor a child
-    target = pgid or task.pid
-    if task.sid == task.pid:
-        raise SyscallError(errno.EPERM)     # a session leader cannot move
-    if target not in (task.pid, task.pgid):
-        raise SyscallError(errno.EPERM)     # no such group in this session
-    task.pgid = target
+    me = task.tg
+    target = _process(task, pid) if pid else me
+    if target is not me:
+        if target.parent is not me:
+            raise SyscallError(errno.ESRCH)     # neither self nor a child
+        if target.sid != me.sid:
+            raise SyscallError(errno.EPERM)     # a child in another session
+    new_pgid = pgid or target.pid
+    if target.sid == target.pid:
+        raise SyscallError(errno.EPERM)         # a session leader cannot move
+    if new_pgid != target.pid:
+        groups = getattr(task.kernel, "thread_groups", {me.pid: me})
+        if not any(g.pgid == new_pgid and g.sid == me.sid and not g.zombie
+                   for g in groups.values()):
+            raise SyscallError(errno.EPERM)     # no such group in this session
+    target.pgid = new_pgid
     return 0
 
 
