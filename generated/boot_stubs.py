@@ -15,15 +15,15 @@ TRAMPOLINE_PVM = Stub(
     va=0x7fffffe00000,
     code=bytes.fromhex(
         "4c891d590800004c8d1df20700004989432049897b2849897330498953384d8953404d8943484d894b5049894b58498b"
-        "0b48ffc149890bb8400d0300f390493b4b087406ffc875f4e65149837b100075f7498b4318498b4b584d8b5b60488d64"
-        "248041539d488da42480000000ffe10f0b"
+        "0b48ffc149890b49837b70007411b8204e0000f390493b4b087406ffc875f4e65149837b100075f7498b4318498b4b58"
+        "4d8b5b60488d64248041539d488da42480000000ffe10f0b"
     ),
     labels={
         "entry": 0x7fffffe00000,
-        "spin": 0x7fffffe0003c,
-        "exit_path": 0x7fffffe00048,
-        "answered": 0x7fffffe0004a,
-        "flush_doorbell": 0x7fffffe0006f,
+        "spin": 0x7fffffe00043,
+        "exit_path": 0x7fffffe0004f,
+        "answered": 0x7fffffe00051,
+        "flush_doorbell": 0x7fffffe00076,
     },
 )
 
@@ -31,16 +31,16 @@ TRAMPOLINE_VMX = Stub(
     va=0x7fffffe00000,
     code=bytes.fromhex(
         "4c891d590800004c8d1df20700004989432049897b2849897330498953384d8953404d8943484d894b5049894b58498b"
-        "0b48ffc149890bb8400d0300f390493b4b087406ffc875f4e65149837b100075f7498b4318498b4b58498953684889ca"
-        "48c1ea2f498b536875074d8b5b60480f070f0b0f0b"
+        "0b48ffc149890b49837b70007411b8204e0000f390493b4b087406ffc875f4e65149837b100075f7498b4318498b4b58"
+        "498953684889ca48c1ea2f498b536875074d8b5b60480f070f0b0f0b"
     ),
     labels={
         "entry": 0x7fffffe00000,
-        "spin": 0x7fffffe0003c,
-        "exit_path": 0x7fffffe00048,
-        "answered": 0x7fffffe0004a,
-        "iret_path": 0x7fffffe00071,
-        "flush_doorbell": 0x7fffffe00073,
+        "spin": 0x7fffffe00043,
+        "exit_path": 0x7fffffe0004f,
+        "answered": 0x7fffffe00051,
+        "iret_path": 0x7fffffe00078,
+        "flush_doorbell": 0x7fffffe0007a,
     },
 )
 

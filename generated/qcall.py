@@ -7,7 +7,7 @@ import ctypes
 PAGE_VA = 0x7fffffe00000
 SLOT_OFFSET = 0x800
 SLOT_SIZE = 0x80
-SPIN_BUDGET = 0x30d40
+SPIN_BUDGET = 0x4e20
 POLLER_IDLE_SPIN_US = 0x7d0
 PORT_QCALL = 0x51
 PORT_EXCEPTION = 0xe1
@@ -27,6 +27,7 @@ SLOT_ARG5 = 0x50
 SLOT_RIP = 0x58
 SLOT_RFLAGS = 0x60
 SLOT_SCRATCH = 0x68
+SLOT_POLLER_AWAKE = 0x70
 
 
 class QCallSlot(ctypes.LittleEndianStructure):
@@ -47,7 +48,8 @@ class QCallSlot(ctypes.LittleEndianStructure):
         ("rip", ctypes.c_uint64),
         ("rflags", ctypes.c_uint64),
         ("scratch", ctypes.c_uint64),
-        ("_tail", ctypes.c_uint8 * 16),
+        ("poller_awake", ctypes.c_uint64),
+        ("_tail", ctypes.c_uint8 * 8),
     ]
 
 

@@ -43,7 +43,7 @@ class QCallServer:
     def start(self) -> None:
         global _active
         _active = self
-        lib.qv_set_slot_layout(qc.SLOT_REQ_SEQ // 8, qc.SLOT_DONE_SEQ // 8)
+        lib.qv_set_slot_layout(qc.SLOT_REQ_SEQ // 8, qc.SLOT_DONE_SEQ // 8, qc.SLOT_POLLER_AWAKE // 8)
         lib.qv_poller_start(qc.POLLER_IDLE_SPIN_US * 1000)
 
     def stop(self) -> None:

@@ -102,7 +102,7 @@ uint64_t qv_run_hw_reason(struct kvm_run *run);
 uint32_t qv_run_suberror(struct kvm_run *run);
 uint64_t qv_host_xcr0(void);
 
-void qv_set_slot_layout(int req_seq_word, int done_seq_word);
+void qv_set_slot_layout(int req_seq_word, int done_seq_word, int awake_word);
 int qv_slot_register(int index, uint64_t host_addr);
 int qv_max_slots(void);
 int qv_claim(int index, uint64_t seq);

@@ -62,12 +62,23 @@ static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct tim
 }
 
 /* Offsets of the slot words, from spec/qcall (checked by a test). */
-static int off_req_seq = 0, off_done_seq = 1;
+static int off_req_seq = 0, off_done_seq = 1, off_awake = -1;
 
-void qv_set_slot_layout(int req_seq_word, int done_seq_word)
+void qv_set_slot_layout(int req_seq_word, int done_seq_word, int awake_word)
 {
     off_req_seq = req_seq_word;
     off_done_seq = done_seq_word;
+    off_awake = awake_word;
+}
+
+/* Tell every guest whether the poller is polling (guests exit at once when not). */
+static void set_awake(uint64_t value)
+{
+    if (off_awake < 0)
+        return;
+    for (int i = 0; i < poller.nslots; i++)
+        if (poller.slots[i].guest)
+            poller.slots[i].guest[off_awake] = value;
 }
 
 int qv_slot_register(int index, uint64_t host_addr)
@@ -75,6 +86,8 @@ int qv_slot_register(int index, uint64_t host_addr)
     if (index < 0 || index >= QV_MAX_SLOTS)
         return -EINVAL;
     poller.slots[index].guest = (volatile uint64_t *)(uintptr_t)host_addr;
+    if (off_awake >= 0)
+        poller.slots[index].guest[off_awake] = atomic_load(&poller.sleeping) ? 0 : 1;
     atomic_store(&poller.slots[index].claimed, 0);
     atomic_store(&poller.slots[index].answered, 0);
     if (index >= poller.nslots)
@@ -152,9 +165,20 @@ static void *poller_main(void *arg)
         /* Idle: sleep until a vCPU thread sees the guest fall back to an exit. */
         uint32_t w = atomic_load(&poller.wake);
         atomic_store(&poller.sleeping, 1);
-        struct timespec ts = {1, 0};
-        futex(&poller.wake, FUTEX_WAIT_PRIVATE, w, &ts);
+        set_awake(0);
+        /* A request posted just before the flag went down is still seen. */
+        int pending = 0;
+        for (int i = 0; i < poller.nslots; i++) {
+            struct qv_slot *s = &poller.slots[i];
+            if (s->guest && s->guest[off_req_seq] > atomic_load(&s->claimed))
+                pending = 1;
+        }
+        if (!pending) {
+            struct timespec ts = {1, 0};
+            futex(&poller.wake, FUTEX_WAIT_PRIVATE, w, &ts);
+        }
         atomic_store(&poller.sleeping, 0);
+        set_awake(1);
         last_work = now_ns();
     }
     return NULL;
