@@ -85,11 +85,17 @@ int qv_slot_register(int index, uint64_t host_addr)
 {
     if (index < 0 || index >= QV_MAX_SLOTS)
         return -EINVAL;
-    poller.slots[index].guest = (volatile uint64_t *)(uintptr_t)host_addr;
+    volatile uint64_t *guest = (volatile uint64_t *)(uintptr_t)host_addr;
+    /* The slot keeps its sequence numbers from the vCPU's previous task:
+     * everything up to now counts as served, or the poller would run that
+     * task's last request again for the new one. */
+    uint64_t current = guest[off_req_seq];
+    atomic_store(&poller.slots[index].claimed, current);
+    atomic_store(&poller.slots[index].answered, current);
+    guest[off_done_seq] = current;
     if (off_awake >= 0)
-        poller.slots[index].guest[off_awake] = atomic_load(&poller.sleeping) ? 0 : 1;
-    atomic_store(&poller.slots[index].claimed, 0);
-    atomic_store(&poller.slots[index].answered, 0);
+        guest[off_awake] = atomic_load(&poller.sleeping) ? 0 : 1;
+    poller.slots[index].guest = guest;
     if (index >= poller.nslots)
         poller.nslots = index + 1;
     return 0;
