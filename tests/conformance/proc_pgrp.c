@@ -5,9 +5,10 @@
 
 int main(void) {
     qc_enter("proc_pgrp");
-    int go[2], back[2];
+    int go[2], back[2], done[2];
     pipe(go);
     pipe(back);
+    pipe(done);
     pid_t c = fork();
     if (c == 0) {
         char b;
@@ -40,14 +41,18 @@ int main(void) {
             sigwait(&s, &sig);
             printf("grandchild got signal %d\n", sig);
             fflush(stdout);
+            write(done[1], "d", 1);
             _exit(0);
         }
         char b;
         read(back[0], &b, 1);
         _exit(0);
     }
+    close(done[1]);
     waitpid(mid, NULL, 0);
-    usleep(300000);
+    char d;
+    /* The grandchild says when it has printed (EOF if it died without). */
+    qc_yes("grandchild reported", read(done[0], &d, 1) == 1);
     qc_leave();
     return 0;
 }
