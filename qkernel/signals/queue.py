@@ -174,7 +174,8 @@ def _complete(kernel: Any, tg: ThreadGroup, task: Any, signo: int, info: SigInfo
     at once (Linux's fatal fast path), so even a stopped or sleeping
     process dies without having to run first."""
     t = task if task is not None else _pick_thread(tg, signo)
-    if t is not None and not t.sigmask & sigbit(signo):
+    blocked = t.extra.get("real_blocked", t.sigmask) if t is not None else 0
+    if t is not None and not blocked & sigbit(signo):
         act = action(tg, signo)
         if (act.handler == SIG_DFL and default_action(signo) == TERM
                 and not init_protected(kernel, tg, signo, info)):

@@ -171,6 +171,9 @@ def sys_rt_sigtimedwait(task: Any, uthese: int, uinfo: int, uts: int, sigsetsize
         # wake us (and a process-directed one may choose us).
         saved = task.sigmask
         task.sigmask = saved & ~these
+        # Linux's real_blocked: a send must not take the awaited signals'
+        # default (fatal) action because of this temporary unblocking.
+        task.extra["real_blocked"] = saved
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             task.kernel.wait_until(task, lambda: has_deliverable(task), deadline)
@@ -178,6 +181,7 @@ def sys_rt_sigtimedwait(task: Any, uthese: int, uinfo: int, uts: int, sigsetsize
             pass
         finally:
             task.sigmask = saved
+            task.extra.pop("real_blocked", None)
         got = dequeue(task, ~these & MASK64)
         interrupted = got is None and has_deliverable(task)
     if got is None:
