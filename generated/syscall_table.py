@@ -5,8 +5,10 @@
 its own straight-line `_call_<name>` function that narrows the raw 64-bit
 registers as the spec types say (signed types sign-extended, 32-bit types
 masked) and calls the handler, so a dispatch is one tuple index and two
-calls. Handlers are resolved once at import; a missing module or function
-becomes an ENOSYS stub listed in MISSING_HANDLERS instead of an import crash.
+calls. A handler is imported on its first call (importing every family up
+front would cost start-up time for calls most programs never make);
+`resolve_all()` imports them all. A missing module or function becomes an
+ENOSYS stub listed in MISSING_HANDLERS instead of an import crash.
 Tests may replace a handler by assigning the module global `_h_<name>`.
 """
 from __future__ import annotations
@@ -61,217 +63,449 @@ def _resolve(module: str, func: str) -> Callable[..., int]:
     return fn  # type: ignore[no-any-return]
 
 
-_h_read = _resolve("qkernel.syscalls.fs", "sys_read")
-_h_write = _resolve("qkernel.syscalls.fs", "sys_write")
-_h_open = _resolve("qkernel.syscalls.fs", "sys_open")
-_h_close = _resolve("qkernel.syscalls.fs", "sys_close")
-_h_stat = _resolve("qkernel.syscalls.fs", "sys_stat")
-_h_fstat = _resolve("qkernel.syscalls.fs", "sys_fstat")
-_h_lstat = _resolve("qkernel.syscalls.fs", "sys_lstat")
-_h_poll = _resolve("qkernel.syscalls.poll", "sys_poll")
-_h_lseek = _resolve("qkernel.syscalls.fs", "sys_lseek")
-_h_mmap = _resolve("qkernel.syscalls.mm", "sys_mmap")
-_h_mprotect = _resolve("qkernel.syscalls.mm", "sys_mprotect")
-_h_munmap = _resolve("qkernel.syscalls.mm", "sys_munmap")
-_h_brk = _resolve("qkernel.syscalls.mm", "sys_brk")
-_h_rt_sigaction = _resolve("qkernel.syscalls.signal", "sys_rt_sigaction")
-_h_rt_sigprocmask = _resolve("qkernel.syscalls.signal", "sys_rt_sigprocmask")
-_h_rt_sigreturn = _resolve("qkernel.syscalls.signal", "sys_rt_sigreturn")
-_h_ioctl = _resolve("qkernel.syscalls.fs", "sys_ioctl")
-_h_pread64 = _resolve("qkernel.syscalls.fs", "sys_pread64")
-_h_pwrite64 = _resolve("qkernel.syscalls.fs", "sys_pwrite64")
-_h_readv = _resolve("qkernel.syscalls.fs", "sys_readv")
-_h_writev = _resolve("qkernel.syscalls.fs", "sys_writev")
-_h_access = _resolve("qkernel.syscalls.fs", "sys_access")
-_h_pipe = _resolve("qkernel.syscalls.fs", "sys_pipe")
-_h_select = _resolve("qkernel.syscalls.poll", "sys_select")
-_h_sched_yield = _resolve("qkernel.syscalls.sched", "sys_sched_yield")
-_h_mremap = _resolve("qkernel.syscalls.mm", "sys_mremap")
-_h_msync = _resolve("qkernel.syscalls.mm", "sys_msync")
-_h_mincore = _resolve("qkernel.syscalls.mm", "sys_mincore")
-_h_madvise = _resolve("qkernel.syscalls.mm", "sys_madvise")
-_h_dup = _resolve("qkernel.syscalls.fs", "sys_dup")
-_h_dup2 = _resolve("qkernel.syscalls.fs", "sys_dup2")
-_h_pause = _resolve("qkernel.syscalls.signal", "sys_pause")
-_h_nanosleep = _resolve("qkernel.syscalls.time", "sys_nanosleep")
-_h_getitimer = _resolve("qkernel.syscalls.timer", "sys_getitimer")
-_h_alarm = _resolve("qkernel.syscalls.timer", "sys_alarm")
-_h_setitimer = _resolve("qkernel.syscalls.timer", "sys_setitimer")
-_h_getpid = _resolve("qkernel.syscalls.identity", "sys_getpid")
-_h_sendfile = _resolve("qkernel.syscalls.fs", "sys_sendfile")
-_h_socket = _resolve("qkernel.syscalls.socket", "sys_socket")
-_h_connect = _resolve("qkernel.syscalls.socket", "sys_connect")
-_h_accept = _resolve("qkernel.syscalls.socket", "sys_accept")
-_h_sendto = _resolve("qkernel.syscalls.socket", "sys_sendto")
-_h_recvfrom = _resolve("qkernel.syscalls.socket", "sys_recvfrom")
-_h_sendmsg = _resolve("qkernel.syscalls.socket", "sys_sendmsg")
-_h_recvmsg = _resolve("qkernel.syscalls.socket", "sys_recvmsg")
-_h_shutdown = _resolve("qkernel.syscalls.socket", "sys_shutdown")
-_h_bind = _resolve("qkernel.syscalls.socket", "sys_bind")
-_h_listen = _resolve("qkernel.syscalls.socket", "sys_listen")
-_h_getsockname = _resolve("qkernel.syscalls.socket", "sys_getsockname")
-_h_getpeername = _resolve("qkernel.syscalls.socket", "sys_getpeername")
-_h_socketpair = _resolve("qkernel.syscalls.socket", "sys_socketpair")
-_h_setsockopt = _resolve("qkernel.syscalls.socket", "sys_setsockopt")
-_h_getsockopt = _resolve("qkernel.syscalls.socket", "sys_getsockopt")
-_h_clone = _resolve("qkernel.syscalls.clone", "sys_clone")
-_h_fork = _resolve("qkernel.syscalls.clone", "sys_fork")
-_h_vfork = _resolve("qkernel.syscalls.clone", "sys_vfork")
-_h_execve = _resolve("qkernel.syscalls.execve", "sys_execve")
-_h_exit = _resolve("qkernel.syscalls.process", "sys_exit")
-_h_wait4 = _resolve("qkernel.syscalls.wait", "sys_wait4")
-_h_kill = _resolve("qkernel.syscalls.signal", "sys_kill")
-_h_uname = _resolve("qkernel.syscalls.identity", "sys_uname")
-_h_fcntl = _resolve("qkernel.syscalls.fs", "sys_fcntl")
-_h_fsync = _resolve("qkernel.syscalls.fs", "sys_fsync")
-_h_fdatasync = _resolve("qkernel.syscalls.fs", "sys_fdatasync")
-_h_truncate = _resolve("qkernel.syscalls.fs", "sys_truncate")
-_h_ftruncate = _resolve("qkernel.syscalls.fs", "sys_ftruncate")
-_h_getdents = _resolve("qkernel.syscalls.fs", "sys_getdents")
-_h_getcwd = _resolve("qkernel.syscalls.fs", "sys_getcwd")
-_h_chdir = _resolve("qkernel.syscalls.fs", "sys_chdir")
-_h_fchdir = _resolve("qkernel.syscalls.fs", "sys_fchdir")
-_h_rename = _resolve("qkernel.syscalls.fs", "sys_rename")
-_h_mkdir = _resolve("qkernel.syscalls.fs", "sys_mkdir")
-_h_rmdir = _resolve("qkernel.syscalls.fs", "sys_rmdir")
-_h_creat = _resolve("qkernel.syscalls.fs", "sys_creat")
-_h_link = _resolve("qkernel.syscalls.fs", "sys_link")
-_h_unlink = _resolve("qkernel.syscalls.fs", "sys_unlink")
-_h_symlink = _resolve("qkernel.syscalls.fs", "sys_symlink")
-_h_readlink = _resolve("qkernel.syscalls.fs", "sys_readlink")
-_h_chmod = _resolve("qkernel.syscalls.fs", "sys_chmod")
-_h_fchmod = _resolve("qkernel.syscalls.fs", "sys_fchmod")
-_h_chown = _resolve("qkernel.syscalls.fs", "sys_chown")
-_h_fchown = _resolve("qkernel.syscalls.fs", "sys_fchown")
-_h_lchown = _resolve("qkernel.syscalls.fs", "sys_lchown")
-_h_umask = _resolve("qkernel.syscalls.fs", "sys_umask")
-_h_gettimeofday = _resolve("qkernel.syscalls.time", "sys_gettimeofday")
-_h_getrlimit = _resolve("qkernel.syscalls.process", "sys_getrlimit")
-_h_getrusage = _resolve("qkernel.syscalls.process", "sys_getrusage")
-_h_sysinfo = _resolve("qkernel.syscalls.process", "sys_sysinfo")
-_h_times = _resolve("qkernel.syscalls.process", "sys_times")
-_h_getuid = _resolve("qkernel.syscalls.identity", "sys_getuid")
-_h_getgid = _resolve("qkernel.syscalls.identity", "sys_getgid")
-_h_setuid = _resolve("qkernel.syscalls.identity", "sys_setuid")
-_h_setgid = _resolve("qkernel.syscalls.identity", "sys_setgid")
-_h_geteuid = _resolve("qkernel.syscalls.identity", "sys_geteuid")
-_h_getegid = _resolve("qkernel.syscalls.identity", "sys_getegid")
-_h_setpgid = _resolve("qkernel.syscalls.process", "sys_setpgid")
-_h_getppid = _resolve("qkernel.syscalls.identity", "sys_getppid")
-_h_getpgrp = _resolve("qkernel.syscalls.process", "sys_getpgrp")
-_h_setsid = _resolve("qkernel.syscalls.process", "sys_setsid")
-_h_setreuid = _resolve("qkernel.syscalls.identity", "sys_setreuid")
-_h_setregid = _resolve("qkernel.syscalls.identity", "sys_setregid")
-_h_getgroups = _resolve("qkernel.syscalls.identity", "sys_getgroups")
-_h_setgroups = _resolve("qkernel.syscalls.identity", "sys_setgroups")
-_h_setresuid = _resolve("qkernel.syscalls.identity", "sys_setresuid")
-_h_getresuid = _resolve("qkernel.syscalls.identity", "sys_getresuid")
-_h_setresgid = _resolve("qkernel.syscalls.identity", "sys_setresgid")
-_h_getresgid = _resolve("qkernel.syscalls.identity", "sys_getresgid")
-_h_getpgid = _resolve("qkernel.syscalls.process", "sys_getpgid")
-_h_setfsuid = _resolve("qkernel.syscalls.identity", "sys_setfsuid")
-_h_setfsgid = _resolve("qkernel.syscalls.identity", "sys_setfsgid")
-_h_getsid = _resolve("qkernel.syscalls.process", "sys_getsid")
-_h_rt_sigpending = _resolve("qkernel.syscalls.signal", "sys_rt_sigpending")
-_h_rt_sigtimedwait = _resolve("qkernel.syscalls.signal", "sys_rt_sigtimedwait")
-_h_rt_sigqueueinfo = _resolve("qkernel.syscalls.signal", "sys_rt_sigqueueinfo")
-_h_rt_sigsuspend = _resolve("qkernel.syscalls.signal", "sys_rt_sigsuspend")
-_h_sigaltstack = _resolve("qkernel.syscalls.signal", "sys_sigaltstack")
-_h_mknod = _resolve("qkernel.syscalls.fs", "sys_mknod")
-_h_statfs = _resolve("qkernel.syscalls.fs", "sys_statfs")
-_h_fstatfs = _resolve("qkernel.syscalls.fs", "sys_fstatfs")
-_h_getpriority = _resolve("qkernel.syscalls.sched", "sys_getpriority")
-_h_setpriority = _resolve("qkernel.syscalls.sched", "sys_setpriority")
-_h_sched_setparam = _resolve("qkernel.syscalls.sched", "sys_sched_setparam")
-_h_sched_getparam = _resolve("qkernel.syscalls.sched", "sys_sched_getparam")
-_h_sched_setscheduler = _resolve("qkernel.syscalls.sched", "sys_sched_setscheduler")
-_h_sched_getscheduler = _resolve("qkernel.syscalls.sched", "sys_sched_getscheduler")
-_h_sched_get_priority_max = _resolve("qkernel.syscalls.sched", "sys_sched_get_priority_max")
-_h_sched_get_priority_min = _resolve("qkernel.syscalls.sched", "sys_sched_get_priority_min")
-_h_sched_rr_get_interval = _resolve("qkernel.syscalls.sched", "sys_sched_rr_get_interval")
-_h_prctl = _resolve("qkernel.syscalls.process", "sys_prctl")
-_h_arch_prctl = _resolve("qkernel.syscalls.process", "sys_arch_prctl")
-_h_setrlimit = _resolve("qkernel.syscalls.process", "sys_setrlimit")
-_h_sethostname = _resolve("qkernel.syscalls.identity", "sys_sethostname")
-_h_setdomainname = _resolve("qkernel.syscalls.identity", "sys_setdomainname")
-_h_gettid = _resolve("qkernel.syscalls.identity", "sys_gettid")
-_h_setxattr = _resolve("qkernel.syscalls.fs", "sys_setxattr")
-_h_lsetxattr = _resolve("qkernel.syscalls.fs", "sys_lsetxattr")
-_h_fsetxattr = _resolve("qkernel.syscalls.fs", "sys_fsetxattr")
-_h_getxattr = _resolve("qkernel.syscalls.fs", "sys_getxattr")
-_h_lgetxattr = _resolve("qkernel.syscalls.fs", "sys_lgetxattr")
-_h_fgetxattr = _resolve("qkernel.syscalls.fs", "sys_fgetxattr")
-_h_listxattr = _resolve("qkernel.syscalls.fs", "sys_listxattr")
-_h_llistxattr = _resolve("qkernel.syscalls.fs", "sys_llistxattr")
-_h_flistxattr = _resolve("qkernel.syscalls.fs", "sys_flistxattr")
-_h_removexattr = _resolve("qkernel.syscalls.fs", "sys_removexattr")
-_h_lremovexattr = _resolve("qkernel.syscalls.fs", "sys_lremovexattr")
-_h_fremovexattr = _resolve("qkernel.syscalls.fs", "sys_fremovexattr")
-_h_tkill = _resolve("qkernel.syscalls.signal", "sys_tkill")
-_h_time = _resolve("qkernel.syscalls.time", "sys_time")
-_h_futex = _resolve("qkernel.syscalls.futex", "sys_futex")
-_h_sched_setaffinity = _resolve("qkernel.syscalls.process", "sys_sched_setaffinity")
-_h_sched_getaffinity = _resolve("qkernel.syscalls.process", "sys_sched_getaffinity")
-_h_epoll_create = _resolve("qkernel.syscalls.epoll", "sys_epoll_create")
-_h_getdents64 = _resolve("qkernel.syscalls.fs", "sys_getdents64")
-_h_set_tid_address = _resolve("qkernel.syscalls.process", "sys_set_tid_address")
-_h_restart_syscall = _resolve("qkernel.syscalls.signal", "sys_restart_syscall")
-_h_timer_create = _resolve("qkernel.syscalls.timer", "sys_timer_create")
-_h_timer_settime = _resolve("qkernel.syscalls.timer", "sys_timer_settime")
-_h_timer_gettime = _resolve("qkernel.syscalls.timer", "sys_timer_gettime")
-_h_timer_getoverrun = _resolve("qkernel.syscalls.timer", "sys_timer_getoverrun")
-_h_timer_delete = _resolve("qkernel.syscalls.timer", "sys_timer_delete")
-_h_clock_gettime = _resolve("qkernel.syscalls.time", "sys_clock_gettime")
-_h_clock_getres = _resolve("qkernel.syscalls.time", "sys_clock_getres")
-_h_clock_nanosleep = _resolve("qkernel.syscalls.time", "sys_clock_nanosleep")
-_h_exit_group = _resolve("qkernel.syscalls.process", "sys_exit_group")
-_h_epoll_wait = _resolve("qkernel.syscalls.epoll", "sys_epoll_wait")
-_h_epoll_ctl = _resolve("qkernel.syscalls.epoll", "sys_epoll_ctl")
-_h_tgkill = _resolve("qkernel.syscalls.signal", "sys_tgkill")
-_h_waitid = _resolve("qkernel.syscalls.wait", "sys_waitid")
-_h_openat = _resolve("qkernel.syscalls.fs", "sys_openat")
-_h_mkdirat = _resolve("qkernel.syscalls.fs", "sys_mkdirat")
-_h_mknodat = _resolve("qkernel.syscalls.fs", "sys_mknodat")
-_h_fchownat = _resolve("qkernel.syscalls.fs", "sys_fchownat")
-_h_newfstatat = _resolve("qkernel.syscalls.fs", "sys_newfstatat")
-_h_unlinkat = _resolve("qkernel.syscalls.fs", "sys_unlinkat")
-_h_renameat = _resolve("qkernel.syscalls.fs", "sys_renameat")
-_h_linkat = _resolve("qkernel.syscalls.fs", "sys_linkat")
-_h_symlinkat = _resolve("qkernel.syscalls.fs", "sys_symlinkat")
-_h_readlinkat = _resolve("qkernel.syscalls.fs", "sys_readlinkat")
-_h_fchmodat = _resolve("qkernel.syscalls.fs", "sys_fchmodat")
-_h_faccessat = _resolve("qkernel.syscalls.fs", "sys_faccessat")
-_h_pselect6 = _resolve("qkernel.syscalls.poll", "sys_pselect6")
-_h_ppoll = _resolve("qkernel.syscalls.poll", "sys_ppoll")
-_h_set_robust_list = _resolve("qkernel.syscalls.process", "sys_set_robust_list")
-_h_get_robust_list = _resolve("qkernel.syscalls.process", "sys_get_robust_list")
-_h_utimensat = _resolve("qkernel.syscalls.fs", "sys_utimensat")
-_h_epoll_pwait = _resolve("qkernel.syscalls.epoll", "sys_epoll_pwait")
-_h_timerfd_create = _resolve("qkernel.syscalls.timer", "sys_timerfd_create")
-_h_eventfd = _resolve("qkernel.syscalls.eventfd", "sys_eventfd")
-_h_timerfd_settime = _resolve("qkernel.syscalls.timer", "sys_timerfd_settime")
-_h_timerfd_gettime = _resolve("qkernel.syscalls.timer", "sys_timerfd_gettime")
-_h_accept4 = _resolve("qkernel.syscalls.socket", "sys_accept4")
-_h_eventfd2 = _resolve("qkernel.syscalls.eventfd", "sys_eventfd2")
-_h_epoll_create1 = _resolve("qkernel.syscalls.epoll", "sys_epoll_create1")
-_h_dup3 = _resolve("qkernel.syscalls.fs", "sys_dup3")
-_h_pipe2 = _resolve("qkernel.syscalls.fs", "sys_pipe2")
-_h_preadv = _resolve("qkernel.syscalls.fs", "sys_preadv")
-_h_pwritev = _resolve("qkernel.syscalls.fs", "sys_pwritev")
-_h_rt_tgsigqueueinfo = _resolve("qkernel.syscalls.signal", "sys_rt_tgsigqueueinfo")
-_h_prlimit64 = _resolve("qkernel.syscalls.process", "sys_prlimit64")
-_h_getcpu = _resolve("qkernel.syscalls.sched", "sys_getcpu")
-_h_renameat2 = _resolve("qkernel.syscalls.fs", "sys_renameat2")
-_h_getrandom = _resolve("qkernel.syscalls.process", "sys_getrandom")
-_h_execveat = _resolve("qkernel.syscalls.execve", "sys_execveat")
-_h_copy_file_range = _resolve("qkernel.syscalls.fs", "sys_copy_file_range")
-_h_preadv2 = _resolve("qkernel.syscalls.fs", "sys_preadv2")
-_h_pwritev2 = _resolve("qkernel.syscalls.fs", "sys_pwritev2")
-_h_statx = _resolve("qkernel.syscalls.fs", "sys_statx")
-_h_rseq = _resolve("qkernel.syscalls.process", "sys_rseq")
-_h_clone3 = _resolve("qkernel.syscalls.clone", "sys_clone3")
-_h_faccessat2 = _resolve("qkernel.syscalls.fs", "sys_faccessat2")
-_h_epoll_pwait2 = _resolve("qkernel.syscalls.epoll", "sys_epoll_pwait2")
+def _lazy(name: str, module: str, func: str) -> Callable[..., int]:
+    """Stands in for handler `name` until its first call, which resolves it."""
+    def first_call(task: Any, *args: int) -> int:
+        fn = _resolve(module, func)
+        globals()[name] = fn
+        return fn(task, *args)
+    first_call.lazy = True  # type: ignore[attr-defined]
+    return first_call
+
+
+_HANDLERS: dict[str, tuple[str, str]] = {
+    "_h_read": ("qkernel.syscalls.fs", "sys_read"),
+    "_h_write": ("qkernel.syscalls.fs", "sys_write"),
+    "_h_open": ("qkernel.syscalls.fs", "sys_open"),
+    "_h_close": ("qkernel.syscalls.fs", "sys_close"),
+    "_h_stat": ("qkernel.syscalls.fs", "sys_stat"),
+    "_h_fstat": ("qkernel.syscalls.fs", "sys_fstat"),
+    "_h_lstat": ("qkernel.syscalls.fs", "sys_lstat"),
+    "_h_poll": ("qkernel.syscalls.poll", "sys_poll"),
+    "_h_lseek": ("qkernel.syscalls.fs", "sys_lseek"),
+    "_h_mmap": ("qkernel.syscalls.mm", "sys_mmap"),
+    "_h_mprotect": ("qkernel.syscalls.mm", "sys_mprotect"),
+    "_h_munmap": ("qkernel.syscalls.mm", "sys_munmap"),
+    "_h_brk": ("qkernel.syscalls.mm", "sys_brk"),
+    "_h_rt_sigaction": ("qkernel.syscalls.signal", "sys_rt_sigaction"),
+    "_h_rt_sigprocmask": ("qkernel.syscalls.signal", "sys_rt_sigprocmask"),
+    "_h_rt_sigreturn": ("qkernel.syscalls.signal", "sys_rt_sigreturn"),
+    "_h_ioctl": ("qkernel.syscalls.fs", "sys_ioctl"),
+    "_h_pread64": ("qkernel.syscalls.fs", "sys_pread64"),
+    "_h_pwrite64": ("qkernel.syscalls.fs", "sys_pwrite64"),
+    "_h_readv": ("qkernel.syscalls.fs", "sys_readv"),
+    "_h_writev": ("qkernel.syscalls.fs", "sys_writev"),
+    "_h_access": ("qkernel.syscalls.fs", "sys_access"),
+    "_h_pipe": ("qkernel.syscalls.fs", "sys_pipe"),
+    "_h_select": ("qkernel.syscalls.poll", "sys_select"),
+    "_h_sched_yield": ("qkernel.syscalls.sched", "sys_sched_yield"),
+    "_h_mremap": ("qkernel.syscalls.mm", "sys_mremap"),
+    "_h_msync": ("qkernel.syscalls.mm", "sys_msync"),
+    "_h_mincore": ("qkernel.syscalls.mm", "sys_mincore"),
+    "_h_madvise": ("qkernel.syscalls.mm", "sys_madvise"),
+    "_h_dup": ("qkernel.syscalls.fs", "sys_dup"),
+    "_h_dup2": ("qkernel.syscalls.fs", "sys_dup2"),
+    "_h_pause": ("qkernel.syscalls.signal", "sys_pause"),
+    "_h_nanosleep": ("qkernel.syscalls.time", "sys_nanosleep"),
+    "_h_getitimer": ("qkernel.syscalls.timer", "sys_getitimer"),
+    "_h_alarm": ("qkernel.syscalls.timer", "sys_alarm"),
+    "_h_setitimer": ("qkernel.syscalls.timer", "sys_setitimer"),
+    "_h_getpid": ("qkernel.syscalls.identity", "sys_getpid"),
+    "_h_sendfile": ("qkernel.syscalls.fs", "sys_sendfile"),
+    "_h_socket": ("qkernel.syscalls.socket", "sys_socket"),
+    "_h_connect": ("qkernel.syscalls.socket", "sys_connect"),
+    "_h_accept": ("qkernel.syscalls.socket", "sys_accept"),
+    "_h_sendto": ("qkernel.syscalls.socket", "sys_sendto"),
+    "_h_recvfrom": ("qkernel.syscalls.socket", "sys_recvfrom"),
+    "_h_sendmsg": ("qkernel.syscalls.socket", "sys_sendmsg"),
+    "_h_recvmsg": ("qkernel.syscalls.socket", "sys_recvmsg"),
+    "_h_shutdown": ("qkernel.syscalls.socket", "sys_shutdown"),
+    "_h_bind": ("qkernel.syscalls.socket", "sys_bind"),
+    "_h_listen": ("qkernel.syscalls.socket", "sys_listen"),
+    "_h_getsockname": ("qkernel.syscalls.socket", "sys_getsockname"),
+    "_h_getpeername": ("qkernel.syscalls.socket", "sys_getpeername"),
+    "_h_socketpair": ("qkernel.syscalls.socket", "sys_socketpair"),
+    "_h_setsockopt": ("qkernel.syscalls.socket", "sys_setsockopt"),
+    "_h_getsockopt": ("qkernel.syscalls.socket", "sys_getsockopt"),
+    "_h_clone": ("qkernel.syscalls.clone", "sys_clone"),
+    "_h_fork": ("qkernel.syscalls.clone", "sys_fork"),
+    "_h_vfork": ("qkernel.syscalls.clone", "sys_vfork"),
+    "_h_execve": ("qkernel.syscalls.execve", "sys_execve"),
+    "_h_exit": ("qkernel.syscalls.process", "sys_exit"),
+    "_h_wait4": ("qkernel.syscalls.wait", "sys_wait4"),
+    "_h_kill": ("qkernel.syscalls.signal", "sys_kill"),
+    "_h_uname": ("qkernel.syscalls.identity", "sys_uname"),
+    "_h_fcntl": ("qkernel.syscalls.fs", "sys_fcntl"),
+    "_h_fsync": ("qkernel.syscalls.fs", "sys_fsync"),
+    "_h_fdatasync": ("qkernel.syscalls.fs", "sys_fdatasync"),
+    "_h_truncate": ("qkernel.syscalls.fs", "sys_truncate"),
+    "_h_ftruncate": ("qkernel.syscalls.fs", "sys_ftruncate"),
+    "_h_getdents": ("qkernel.syscalls.fs", "sys_getdents"),
+    "_h_getcwd": ("qkernel.syscalls.fs", "sys_getcwd"),
+    "_h_chdir": ("qkernel.syscalls.fs", "sys_chdir"),
+    "_h_fchdir": ("qkernel.syscalls.fs", "sys_fchdir"),
+    "_h_rename": ("qkernel.syscalls.fs", "sys_rename"),
+    "_h_mkdir": ("qkernel.syscalls.fs", "sys_mkdir"),
+    "_h_rmdir": ("qkernel.syscalls.fs", "sys_rmdir"),
+    "_h_creat": ("qkernel.syscalls.fs", "sys_creat"),
+    "_h_link": ("qkernel.syscalls.fs", "sys_link"),
+    "_h_unlink": ("qkernel.syscalls.fs", "sys_unlink"),
+    "_h_symlink": ("qkernel.syscalls.fs", "sys_symlink"),
+    "_h_readlink": ("qkernel.syscalls.fs", "sys_readlink"),
+    "_h_chmod": ("qkernel.syscalls.fs", "sys_chmod"),
+    "_h_fchmod": ("qkernel.syscalls.fs", "sys_fchmod"),
+    "_h_chown": ("qkernel.syscalls.fs", "sys_chown"),
+    "_h_fchown": ("qkernel.syscalls.fs", "sys_fchown"),
+    "_h_lchown": ("qkernel.syscalls.fs", "sys_lchown"),
+    "_h_umask": ("qkernel.syscalls.fs", "sys_umask"),
+    "_h_gettimeofday": ("qkernel.syscalls.time", "sys_gettimeofday"),
+    "_h_getrlimit": ("qkernel.syscalls.process", "sys_getrlimit"),
+    "_h_getrusage": ("qkernel.syscalls.process", "sys_getrusage"),
+    "_h_sysinfo": ("qkernel.syscalls.process", "sys_sysinfo"),
+    "_h_times": ("qkernel.syscalls.process", "sys_times"),
+    "_h_getuid": ("qkernel.syscalls.identity", "sys_getuid"),
+    "_h_getgid": ("qkernel.syscalls.identity", "sys_getgid"),
+    "_h_setuid": ("qkernel.syscalls.identity", "sys_setuid"),
+    "_h_setgid": ("qkernel.syscalls.identity", "sys_setgid"),
+    "_h_geteuid": ("qkernel.syscalls.identity", "sys_geteuid"),
+    "_h_getegid": ("qkernel.syscalls.identity", "sys_getegid"),
+    "_h_setpgid": ("qkernel.syscalls.process", "sys_setpgid"),
+    "_h_getppid": ("qkernel.syscalls.identity", "sys_getppid"),
+    "_h_getpgrp": ("qkernel.syscalls.process", "sys_getpgrp"),
+    "_h_setsid": ("qkernel.syscalls.process", "sys_setsid"),
+    "_h_setreuid": ("qkernel.syscalls.identity", "sys_setreuid"),
+    "_h_setregid": ("qkernel.syscalls.identity", "sys_setregid"),
+    "_h_getgroups": ("qkernel.syscalls.identity", "sys_getgroups"),
+    "_h_setgroups": ("qkernel.syscalls.identity", "sys_setgroups"),
+    "_h_setresuid": ("qkernel.syscalls.identity", "sys_setresuid"),
+    "_h_getresuid": ("qkernel.syscalls.identity", "sys_getresuid"),
+    "_h_setresgid": ("qkernel.syscalls.identity", "sys_setresgid"),
+    "_h_getresgid": ("qkernel.syscalls.identity", "sys_getresgid"),
+    "_h_getpgid": ("qkernel.syscalls.process", "sys_getpgid"),
+    "_h_setfsuid": ("qkernel.syscalls.identity", "sys_setfsuid"),
+    "_h_setfsgid": ("qkernel.syscalls.identity", "sys_setfsgid"),
+    "_h_getsid": ("qkernel.syscalls.process", "sys_getsid"),
+    "_h_rt_sigpending": ("qkernel.syscalls.signal", "sys_rt_sigpending"),
+    "_h_rt_sigtimedwait": ("qkernel.syscalls.signal", "sys_rt_sigtimedwait"),
+    "_h_rt_sigqueueinfo": ("qkernel.syscalls.signal", "sys_rt_sigqueueinfo"),
+    "_h_rt_sigsuspend": ("qkernel.syscalls.signal", "sys_rt_sigsuspend"),
+    "_h_sigaltstack": ("qkernel.syscalls.signal", "sys_sigaltstack"),
+    "_h_mknod": ("qkernel.syscalls.fs", "sys_mknod"),
+    "_h_statfs": ("qkernel.syscalls.fs", "sys_statfs"),
+    "_h_fstatfs": ("qkernel.syscalls.fs", "sys_fstatfs"),
+    "_h_getpriority": ("qkernel.syscalls.sched", "sys_getpriority"),
+    "_h_setpriority": ("qkernel.syscalls.sched", "sys_setpriority"),
+    "_h_sched_setparam": ("qkernel.syscalls.sched", "sys_sched_setparam"),
+    "_h_sched_getparam": ("qkernel.syscalls.sched", "sys_sched_getparam"),
+    "_h_sched_setscheduler": ("qkernel.syscalls.sched", "sys_sched_setscheduler"),
+    "_h_sched_getscheduler": ("qkernel.syscalls.sched", "sys_sched_getscheduler"),
+    "_h_sched_get_priority_max": ("qkernel.syscalls.sched", "sys_sched_get_priority_max"),
+    "_h_sched_get_priority_min": ("qkernel.syscalls.sched", "sys_sched_get_priority_min"),
+    "_h_sched_rr_get_interval": ("qkernel.syscalls.sched", "sys_sched_rr_get_interval"),
+    "_h_prctl": ("qkernel.syscalls.process", "sys_prctl"),
+    "_h_arch_prctl": ("qkernel.syscalls.process", "sys_arch_prctl"),
+    "_h_setrlimit": ("qkernel.syscalls.process", "sys_setrlimit"),
+    "_h_sethostname": ("qkernel.syscalls.identity", "sys_sethostname"),
+    "_h_setdomainname": ("qkernel.syscalls.identity", "sys_setdomainname"),
+    "_h_gettid": ("qkernel.syscalls.identity", "sys_gettid"),
+    "_h_setxattr": ("qkernel.syscalls.fs", "sys_setxattr"),
+    "_h_lsetxattr": ("qkernel.syscalls.fs", "sys_lsetxattr"),
+    "_h_fsetxattr": ("qkernel.syscalls.fs", "sys_fsetxattr"),
+    "_h_getxattr": ("qkernel.syscalls.fs", "sys_getxattr"),
+    "_h_lgetxattr": ("qkernel.syscalls.fs", "sys_lgetxattr"),
+    "_h_fgetxattr": ("qkernel.syscalls.fs", "sys_fgetxattr"),
+    "_h_listxattr": ("qkernel.syscalls.fs", "sys_listxattr"),
+    "_h_llistxattr": ("qkernel.syscalls.fs", "sys_llistxattr"),
+    "_h_flistxattr": ("qkernel.syscalls.fs", "sys_flistxattr"),
+    "_h_removexattr": ("qkernel.syscalls.fs", "sys_removexattr"),
+    "_h_lremovexattr": ("qkernel.syscalls.fs", "sys_lremovexattr"),
+    "_h_fremovexattr": ("qkernel.syscalls.fs", "sys_fremovexattr"),
+    "_h_tkill": ("qkernel.syscalls.signal", "sys_tkill"),
+    "_h_time": ("qkernel.syscalls.time", "sys_time"),
+    "_h_futex": ("qkernel.syscalls.futex", "sys_futex"),
+    "_h_sched_setaffinity": ("qkernel.syscalls.process", "sys_sched_setaffinity"),
+    "_h_sched_getaffinity": ("qkernel.syscalls.process", "sys_sched_getaffinity"),
+    "_h_epoll_create": ("qkernel.syscalls.epoll", "sys_epoll_create"),
+    "_h_getdents64": ("qkernel.syscalls.fs", "sys_getdents64"),
+    "_h_set_tid_address": ("qkernel.syscalls.process", "sys_set_tid_address"),
+    "_h_restart_syscall": ("qkernel.syscalls.signal", "sys_restart_syscall"),
+    "_h_timer_create": ("qkernel.syscalls.timer", "sys_timer_create"),
+    "_h_timer_settime": ("qkernel.syscalls.timer", "sys_timer_settime"),
+    "_h_timer_gettime": ("qkernel.syscalls.timer", "sys_timer_gettime"),
+    "_h_timer_getoverrun": ("qkernel.syscalls.timer", "sys_timer_getoverrun"),
+    "_h_timer_delete": ("qkernel.syscalls.timer", "sys_timer_delete"),
+    "_h_clock_gettime": ("qkernel.syscalls.time", "sys_clock_gettime"),
+    "_h_clock_getres": ("qkernel.syscalls.time", "sys_clock_getres"),
+    "_h_clock_nanosleep": ("qkernel.syscalls.time", "sys_clock_nanosleep"),
+    "_h_exit_group": ("qkernel.syscalls.process", "sys_exit_group"),
+    "_h_epoll_wait": ("qkernel.syscalls.epoll", "sys_epoll_wait"),
+    "_h_epoll_ctl": ("qkernel.syscalls.epoll", "sys_epoll_ctl"),
+    "_h_tgkill": ("qkernel.syscalls.signal", "sys_tgkill"),
+    "_h_waitid": ("qkernel.syscalls.wait", "sys_waitid"),
+    "_h_openat": ("qkernel.syscalls.fs", "sys_openat"),
+    "_h_mkdirat": ("qkernel.syscalls.fs", "sys_mkdirat"),
+    "_h_mknodat": ("qkernel.syscalls.fs", "sys_mknodat"),
+    "_h_fchownat": ("qkernel.syscalls.fs", "sys_fchownat"),
+    "_h_newfstatat": ("qkernel.syscalls.fs", "sys_newfstatat"),
+    "_h_unlinkat": ("qkernel.syscalls.fs", "sys_unlinkat"),
+    "_h_renameat": ("qkernel.syscalls.fs", "sys_renameat"),
+    "_h_linkat": ("qkernel.syscalls.fs", "sys_linkat"),
+    "_h_symlinkat": ("qkernel.syscalls.fs", "sys_symlinkat"),
+    "_h_readlinkat": ("qkernel.syscalls.fs", "sys_readlinkat"),
+    "_h_fchmodat": ("qkernel.syscalls.fs", "sys_fchmodat"),
+    "_h_faccessat": ("qkernel.syscalls.fs", "sys_faccessat"),
+    "_h_pselect6": ("qkernel.syscalls.poll", "sys_pselect6"),
+    "_h_ppoll": ("qkernel.syscalls.poll", "sys_ppoll"),
+    "_h_set_robust_list": ("qkernel.syscalls.process", "sys_set_robust_list"),
+    "_h_get_robust_list": ("qkernel.syscalls.process", "sys_get_robust_list"),
+    "_h_utimensat": ("qkernel.syscalls.fs", "sys_utimensat"),
+    "_h_epoll_pwait": ("qkernel.syscalls.epoll", "sys_epoll_pwait"),
+    "_h_timerfd_create": ("qkernel.syscalls.timer", "sys_timerfd_create"),
+    "_h_eventfd": ("qkernel.syscalls.eventfd", "sys_eventfd"),
+    "_h_timerfd_settime": ("qkernel.syscalls.timer", "sys_timerfd_settime"),
+    "_h_timerfd_gettime": ("qkernel.syscalls.timer", "sys_timerfd_gettime"),
+    "_h_accept4": ("qkernel.syscalls.socket", "sys_accept4"),
+    "_h_eventfd2": ("qkernel.syscalls.eventfd", "sys_eventfd2"),
+    "_h_epoll_create1": ("qkernel.syscalls.epoll", "sys_epoll_create1"),
+    "_h_dup3": ("qkernel.syscalls.fs", "sys_dup3"),
+    "_h_pipe2": ("qkernel.syscalls.fs", "sys_pipe2"),
+    "_h_preadv": ("qkernel.syscalls.fs", "sys_preadv"),
+    "_h_pwritev": ("qkernel.syscalls.fs", "sys_pwritev"),
+    "_h_rt_tgsigqueueinfo": ("qkernel.syscalls.signal", "sys_rt_tgsigqueueinfo"),
+    "_h_prlimit64": ("qkernel.syscalls.process", "sys_prlimit64"),
+    "_h_getcpu": ("qkernel.syscalls.sched", "sys_getcpu"),
+    "_h_renameat2": ("qkernel.syscalls.fs", "sys_renameat2"),
+    "_h_getrandom": ("qkernel.syscalls.process", "sys_getrandom"),
+    "_h_execveat": ("qkernel.syscalls.execve", "sys_execveat"),
+    "_h_copy_file_range": ("qkernel.syscalls.fs", "sys_copy_file_range"),
+    "_h_preadv2": ("qkernel.syscalls.fs", "sys_preadv2"),
+    "_h_pwritev2": ("qkernel.syscalls.fs", "sys_pwritev2"),
+    "_h_statx": ("qkernel.syscalls.fs", "sys_statx"),
+    "_h_rseq": ("qkernel.syscalls.process", "sys_rseq"),
+    "_h_clone3": ("qkernel.syscalls.clone", "sys_clone3"),
+    "_h_faccessat2": ("qkernel.syscalls.fs", "sys_faccessat2"),
+    "_h_epoll_pwait2": ("qkernel.syscalls.epoll", "sys_epoll_pwait2"),
+}
+
+
+def resolve_all() -> None:
+    """Resolve every handler now (MISSING_HANDLERS and IMPORT_ERRORS then list every failure)."""
+    for name, (module, func) in _HANDLERS.items():
+        if getattr(globals()[name], "lazy", False):
+            globals()[name] = _resolve(module, func)
+
+
+_h_read = _lazy("_h_read", "qkernel.syscalls.fs", "sys_read")
+_h_write = _lazy("_h_write", "qkernel.syscalls.fs", "sys_write")
+_h_open = _lazy("_h_open", "qkernel.syscalls.fs", "sys_open")
+_h_close = _lazy("_h_close", "qkernel.syscalls.fs", "sys_close")
+_h_stat = _lazy("_h_stat", "qkernel.syscalls.fs", "sys_stat")
+_h_fstat = _lazy("_h_fstat", "qkernel.syscalls.fs", "sys_fstat")
+_h_lstat = _lazy("_h_lstat", "qkernel.syscalls.fs", "sys_lstat")
+_h_poll = _lazy("_h_poll", "qkernel.syscalls.poll", "sys_poll")
+_h_lseek = _lazy("_h_lseek", "qkernel.syscalls.fs", "sys_lseek")
+_h_mmap = _lazy("_h_mmap", "qkernel.syscalls.mm", "sys_mmap")
+_h_mprotect = _lazy("_h_mprotect", "qkernel.syscalls.mm", "sys_mprotect")
+_h_munmap = _lazy("_h_munmap", "qkernel.syscalls.mm", "sys_munmap")
+_h_brk = _lazy("_h_brk", "qkernel.syscalls.mm", "sys_brk")
+_h_rt_sigaction = _lazy("_h_rt_sigaction", "qkernel.syscalls.signal", "sys_rt_sigaction")
+_h_rt_sigprocmask = _lazy("_h_rt_sigprocmask", "qkernel.syscalls.signal", "sys_rt_sigprocmask")
+_h_rt_sigreturn = _lazy("_h_rt_sigreturn", "qkernel.syscalls.signal", "sys_rt_sigreturn")
+_h_ioctl = _lazy("_h_ioctl", "qkernel.syscalls.fs", "sys_ioctl")
+_h_pread64 = _lazy("_h_pread64", "qkernel.syscalls.fs", "sys_pread64")
+_h_pwrite64 = _lazy("_h_pwrite64", "qkernel.syscalls.fs", "sys_pwrite64")
+_h_readv = _lazy("_h_readv", "qkernel.syscalls.fs", "sys_readv")
+_h_writev = _lazy("_h_writev", "qkernel.syscalls.fs", "sys_writev")
+_h_access = _lazy("_h_access", "qkernel.syscalls.fs", "sys_access")
+_h_pipe = _lazy("_h_pipe", "qkernel.syscalls.fs", "sys_pipe")
+_h_select = _lazy("_h_select", "qkernel.syscalls.poll", "sys_select")
+_h_sched_yield = _lazy("_h_sched_yield", "qkernel.syscalls.sched", "sys_sched_yield")
+_h_mremap = _lazy("_h_mremap", "qkernel.syscalls.mm", "sys_mremap")
+_h_msync = _lazy("_h_msync", "qkernel.syscalls.mm", "sys_msync")
+_h_mincore = _lazy("_h_mincore", "qkernel.syscalls.mm", "sys_mincore")
+_h_madvise = _lazy("_h_madvise", "qkernel.syscalls.mm", "sys_madvise")
+_h_dup = _lazy("_h_dup", "qkernel.syscalls.fs", "sys_dup")
+_h_dup2 = _lazy("_h_dup2", "qkernel.syscalls.fs", "sys_dup2")
+_h_pause = _lazy("_h_pause", "qkernel.syscalls.signal", "sys_pause")
+_h_nanosleep = _lazy("_h_nanosleep", "qkernel.syscalls.time", "sys_nanosleep")
+_h_getitimer = _lazy("_h_getitimer", "qkernel.syscalls.timer", "sys_getitimer")
+_h_alarm = _lazy("_h_alarm", "qkernel.syscalls.timer", "sys_alarm")
+_h_setitimer = _lazy("_h_setitimer", "qkernel.syscalls.timer", "sys_setitimer")
+_h_getpid = _lazy("_h_getpid", "qkernel.syscalls.identity", "sys_getpid")
+_h_sendfile = _lazy("_h_sendfile", "qkernel.syscalls.fs", "sys_sendfile")
+_h_socket = _lazy("_h_socket", "qkernel.syscalls.socket", "sys_socket")
+_h_connect = _lazy("_h_connect", "qkernel.syscalls.socket", "sys_connect")
+_h_accept = _lazy("_h_accept", "qkernel.syscalls.socket", "sys_accept")
+_h_sendto = _lazy("_h_sendto", "qkernel.syscalls.socket", "sys_sendto")
+_h_recvfrom = _lazy("_h_recvfrom", "qkernel.syscalls.socket", "sys_recvfrom")
+_h_sendmsg = _lazy("_h_sendmsg", "qkernel.syscalls.socket", "sys_sendmsg")
+_h_recvmsg = _lazy("_h_recvmsg", "qkernel.syscalls.socket", "sys_recvmsg")
+_h_shutdown = _lazy("_h_shutdown", "qkernel.syscalls.socket", "sys_shutdown")
+_h_bind = _lazy("_h_bind", "qkernel.syscalls.socket", "sys_bind")
+_h_listen = _lazy("_h_listen", "qkernel.syscalls.socket", "sys_listen")
+_h_getsockname = _lazy("_h_getsockname", "qkernel.syscalls.socket", "sys_getsockname")
+_h_getpeername = _lazy("_h_getpeername", "qkernel.syscalls.socket", "sys_getpeername")
+_h_socketpair = _lazy("_h_socketpair", "qkernel.syscalls.socket", "sys_socketpair")
+_h_setsockopt = _lazy("_h_setsockopt", "qkernel.syscalls.socket", "sys_setsockopt")
+_h_getsockopt = _lazy("_h_getsockopt", "qkernel.syscalls.socket", "sys_getsockopt")
+_h_clone = _lazy("_h_clone", "qkernel.syscalls.clone", "sys_clone")
+_h_fork = _lazy("_h_fork", "qkernel.syscalls.clone", "sys_fork")
+_h_vfork = _lazy("_h_vfork", "qkernel.syscalls.clone", "sys_vfork")
+_h_execve = _lazy("_h_execve", "qkernel.syscalls.execve", "sys_execve")
+_h_exit = _lazy("_h_exit", "qkernel.syscalls.process", "sys_exit")
+_h_wait4 = _lazy("_h_wait4", "qkernel.syscalls.wait", "sys_wait4")
+_h_kill = _lazy("_h_kill", "qkernel.syscalls.signal", "sys_kill")
+_h_uname = _lazy("_h_uname", "qkernel.syscalls.identity", "sys_uname")
+_h_fcntl = _lazy("_h_fcntl", "qkernel.syscalls.fs", "sys_fcntl")
+_h_fsync = _lazy("_h_fsync", "qkernel.syscalls.fs", "sys_fsync")
+_h_fdatasync = _lazy("_h_fdatasync", "qkernel.syscalls.fs", "sys_fdatasync")
+_h_truncate = _lazy("_h_truncate", "qkernel.syscalls.fs", "sys_truncate")
+_h_ftruncate = _lazy("_h_ftruncate", "qkernel.syscalls.fs", "sys_ftruncate")
+_h_getdents = _lazy("_h_getdents", "qkernel.syscalls.fs", "sys_getdents")
+_h_getcwd = _lazy("_h_getcwd", "qkernel.syscalls.fs", "sys_getcwd")
+_h_chdir = _lazy("_h_chdir", "qkernel.syscalls.fs", "sys_chdir")
+_h_fchdir = _lazy("_h_fchdir", "qkernel.syscalls.fs", "sys_fchdir")
+_h_rename = _lazy("_h_rename", "qkernel.syscalls.fs", "sys_rename")
+_h_mkdir = _lazy("_h_mkdir", "qkernel.syscalls.fs", "sys_mkdir")
+_h_rmdir = _lazy("_h_rmdir", "qkernel.syscalls.fs", "sys_rmdir")
+_h_creat = _lazy("_h_creat", "qkernel.syscalls.fs", "sys_creat")
+_h_link = _lazy("_h_link", "qkernel.syscalls.fs", "sys_link")
+_h_unlink = _lazy("_h_unlink", "qkernel.syscalls.fs", "sys_unlink")
+_h_symlink = _lazy("_h_symlink", "qkernel.syscalls.fs", "sys_symlink")
+_h_readlink = _lazy("_h_readlink", "qkernel.syscalls.fs", "sys_readlink")
+_h_chmod = _lazy("_h_chmod", "qkernel.syscalls.fs", "sys_chmod")
+_h_fchmod = _lazy("_h_fchmod", "qkernel.syscalls.fs", "sys_fchmod")
+_h_chown = _lazy("_h_chown", "qkernel.syscalls.fs", "sys_chown")
+_h_fchown = _lazy("_h_fchown", "qkernel.syscalls.fs", "sys_fchown")
+_h_lchown = _lazy("_h_lchown", "qkernel.syscalls.fs", "sys_lchown")
+_h_umask = _lazy("_h_umask", "qkernel.syscalls.fs", "sys_umask")
+_h_gettimeofday = _lazy("_h_gettimeofday", "qkernel.syscalls.time", "sys_gettimeofday")
+_h_getrlimit = _lazy("_h_getrlimit", "qkernel.syscalls.process", "sys_getrlimit")
+_h_getrusage = _lazy("_h_getrusage", "qkernel.syscalls.process", "sys_getrusage")
+_h_sysinfo = _lazy("_h_sysinfo", "qkernel.syscalls.process", "sys_sysinfo")
+_h_times = _lazy("_h_times", "qkernel.syscalls.process", "sys_times")
+_h_getuid = _lazy("_h_getuid", "qkernel.syscalls.identity", "sys_getuid")
+_h_getgid = _lazy("_h_getgid", "qkernel.syscalls.identity", "sys_getgid")
+_h_setuid = _lazy("_h_setuid", "qkernel.syscalls.identity", "sys_setuid")
+_h_setgid = _lazy("_h_setgid", "qkernel.syscalls.identity", "sys_setgid")
+_h_geteuid = _lazy("_h_geteuid", "qkernel.syscalls.identity", "sys_geteuid")
+_h_getegid = _lazy("_h_getegid", "qkernel.syscalls.identity", "sys_getegid")
+_h_setpgid = _lazy("_h_setpgid", "qkernel.syscalls.process", "sys_setpgid")
+_h_getppid = _lazy("_h_getppid", "qkernel.syscalls.identity", "sys_getppid")
+_h_getpgrp = _lazy("_h_getpgrp", "qkernel.syscalls.process", "sys_getpgrp")
+_h_setsid = _lazy("_h_setsid", "qkernel.syscalls.process", "sys_setsid")
+_h_setreuid = _lazy("_h_setreuid", "qkernel.syscalls.identity", "sys_setreuid")
+_h_setregid = _lazy("_h_setregid", "qkernel.syscalls.identity", "sys_setregid")
+_h_getgroups = _lazy("_h_getgroups", "qkernel.syscalls.identity", "sys_getgroups")
+_h_setgroups = _lazy("_h_setgroups", "qkernel.syscalls.identity", "sys_setgroups")
+_h_setresuid = _lazy("_h_setresuid", "qkernel.syscalls.identity", "sys_setresuid")
+_h_getresuid = _lazy("_h_getresuid", "qkernel.syscalls.identity", "sys_getresuid")
+_h_setresgid = _lazy("_h_setresgid", "qkernel.syscalls.identity", "sys_setresgid")
+_h_getresgid = _lazy("_h_getresgid", "qkernel.syscalls.identity", "sys_getresgid")
+_h_getpgid = _lazy("_h_getpgid", "qkernel.syscalls.process", "sys_getpgid")
+_h_setfsuid = _lazy("_h_setfsuid", "qkernel.syscalls.identity", "sys_setfsuid")
+_h_setfsgid = _lazy("_h_setfsgid", "qkernel.syscalls.identity", "sys_setfsgid")
+_h_getsid = _lazy("_h_getsid", "qkernel.syscalls.process", "sys_getsid")
+_h_rt_sigpending = _lazy("_h_rt_sigpending", "qkernel.syscalls.signal", "sys_rt_sigpending")
+_h_rt_sigtimedwait = _lazy("_h_rt_sigtimedwait", "qkernel.syscalls.signal", "sys_rt_sigtimedwait")
+_h_rt_sigqueueinfo = _lazy("_h_rt_sigqueueinfo", "qkernel.syscalls.signal", "sys_rt_sigqueueinfo")
+_h_rt_sigsuspend = _lazy("_h_rt_sigsuspend", "qkernel.syscalls.signal", "sys_rt_sigsuspend")
+_h_sigaltstack = _lazy("_h_sigaltstack", "qkernel.syscalls.signal", "sys_sigaltstack")
+_h_mknod = _lazy("_h_mknod", "qkernel.syscalls.fs", "sys_mknod")
+_h_statfs = _lazy("_h_statfs", "qkernel.syscalls.fs", "sys_statfs")
+_h_fstatfs = _lazy("_h_fstatfs", "qkernel.syscalls.fs", "sys_fstatfs")
+_h_getpriority = _lazy("_h_getpriority", "qkernel.syscalls.sched", "sys_getpriority")
+_h_setpriority = _lazy("_h_setpriority", "qkernel.syscalls.sched", "sys_setpriority")
+_h_sched_setparam = _lazy("_h_sched_setparam", "qkernel.syscalls.sched", "sys_sched_setparam")
+_h_sched_getparam = _lazy("_h_sched_getparam", "qkernel.syscalls.sched", "sys_sched_getparam")
+_h_sched_setscheduler = _lazy("_h_sched_setscheduler", "qkernel.syscalls.sched", "sys_sched_setscheduler")
+_h_sched_getscheduler = _lazy("_h_sched_getscheduler", "qkernel.syscalls.sched", "sys_sched_getscheduler")
+_h_sched_get_priority_max = _lazy("_h_sched_get_priority_max", "qkernel.syscalls.sched", "sys_sched_get_priority_max")
+_h_sched_get_priority_min = _lazy("_h_sched_get_priority_min", "qkernel.syscalls.sched", "sys_sched_get_priority_min")
+_h_sched_rr_get_interval = _lazy("_h_sched_rr_get_interval", "qkernel.syscalls.sched", "sys_sched_rr_get_interval")
+_h_prctl = _lazy("_h_prctl", "qkernel.syscalls.process", "sys_prctl")
+_h_arch_prctl = _lazy("_h_arch_prctl", "qkernel.syscalls.process", "sys_arch_prctl")
+_h_setrlimit = _lazy("_h_setrlimit", "qkernel.syscalls.process", "sys_setrlimit")
+_h_sethostname = _lazy("_h_sethostname", "qkernel.syscalls.identity", "sys_sethostname")
+_h_setdomainname = _lazy("_h_setdomainname", "qkernel.syscalls.identity", "sys_setdomainname")
+_h_gettid = _lazy("_h_gettid", "qkernel.syscalls.identity", "sys_gettid")
+_h_setxattr = _lazy("_h_setxattr", "qkernel.syscalls.fs", "sys_setxattr")
+_h_lsetxattr = _lazy("_h_lsetxattr", "qkernel.syscalls.fs", "sys_lsetxattr")
+_h_fsetxattr = _lazy("_h_fsetxattr", "qkernel.syscalls.fs", "sys_fsetxattr")
+_h_getxattr = _lazy("_h_getxattr", "qkernel.syscalls.fs", "sys_getxattr")
+_h_lgetxattr = _lazy("_h_lgetxattr", "qkernel.syscalls.fs", "sys_lgetxattr")
+_h_fgetxattr = _lazy("_h_fgetxattr", "qkernel.syscalls.fs", "sys_fgetxattr")
+_h_listxattr = _lazy("_h_listxattr", "qkernel.syscalls.fs", "sys_listxattr")
+_h_llistxattr = _lazy("_h_llistxattr", "qkernel.syscalls.fs", "sys_llistxattr")
+_h_flistxattr = _lazy("_h_flistxattr", "qkernel.syscalls.fs", "sys_flistxattr")
+_h_removexattr = _lazy("_h_removexattr", "qkernel.syscalls.fs", "sys_removexattr")
+_h_lremovexattr = _lazy("_h_lremovexattr", "qkernel.syscalls.fs", "sys_lremovexattr")
+_h_fremovexattr = _lazy("_h_fremovexattr", "qkernel.syscalls.fs", "sys_fremovexattr")
+_h_tkill = _lazy("_h_tkill", "qkernel.syscalls.signal", "sys_tkill")
+_h_time = _lazy("_h_time", "qkernel.syscalls.time", "sys_time")
+_h_futex = _lazy("_h_futex", "qkernel.syscalls.futex", "sys_futex")
+_h_sched_setaffinity = _lazy("_h_sched_setaffinity", "qkernel.syscalls.process", "sys_sched_setaffinity")
+_h_sched_getaffinity = _lazy("_h_sched_getaffinity", "qkernel.syscalls.process", "sys_sched_getaffinity")
+_h_epoll_create = _lazy("_h_epoll_create", "qkernel.syscalls.epoll", "sys_epoll_create")
+_h_getdents64 = _lazy("_h_getdents64", "qkernel.syscalls.fs", "sys_getdents64")
+_h_set_tid_address = _lazy("_h_set_tid_address", "qkernel.syscalls.process", "sys_set_tid_address")
+_h_restart_syscall = _lazy("_h_restart_syscall", "qkernel.syscalls.signal", "sys_restart_syscall")
+_h_timer_create = _lazy("_h_timer_create", "qkernel.syscalls.timer", "sys_timer_create")
+_h_timer_settime = _lazy("_h_timer_settime", "qkernel.syscalls.timer", "sys_timer_settime")
+_h_timer_gettime = _lazy("_h_timer_gettime", "qkernel.syscalls.timer", "sys_timer_gettime")
+_h_timer_getoverrun = _lazy("_h_timer_getoverrun", "qkernel.syscalls.timer", "sys_timer_getoverrun")
+_h_timer_delete = _lazy("_h_timer_delete", "qkernel.syscalls.timer", "sys_timer_delete")
+_h_clock_gettime = _lazy("_h_clock_gettime", "qkernel.syscalls.time", "sys_clock_gettime")
+_h_clock_getres = _lazy("_h_clock_getres", "qkernel.syscalls.time", "sys_clock_getres")
+_h_clock_nanosleep = _lazy("_h_clock_nanosleep", "qkernel.syscalls.time", "sys_clock_nanosleep")
+_h_exit_group = _lazy("_h_exit_group", "qkernel.syscalls.process", "sys_exit_group")
+_h_epoll_wait = _lazy("_h_epoll_wait", "qkernel.syscalls.epoll", "sys_epoll_wait")
+_h_epoll_ctl = _lazy("_h_epoll_ctl", "qkernel.syscalls.epoll", "sys_epoll_ctl")
+_h_tgkill = _lazy("_h_tgkill", "qkernel.syscalls.signal", "sys_tgkill")
+_h_waitid = _lazy("_h_waitid", "qkernel.syscalls.wait", "sys_waitid")
+_h_openat = _lazy("_h_openat", "qkernel.syscalls.fs", "sys_openat")
+_h_mkdirat = _lazy("_h_mkdirat", "qkernel.syscalls.fs", "sys_mkdirat")
+_h_mknodat = _lazy("_h_mknodat", "qkernel.syscalls.fs", "sys_mknodat")
+_h_fchownat = _lazy("_h_fchownat", "qkernel.syscalls.fs", "sys_fchownat")
+_h_newfstatat = _lazy("_h_newfstatat", "qkernel.syscalls.fs", "sys_newfstatat")
+_h_unlinkat = _lazy("_h_unlinkat", "qkernel.syscalls.fs", "sys_unlinkat")
+_h_renameat = _lazy("_h_renameat", "qkernel.syscalls.fs", "sys_renameat")
+_h_linkat = _lazy("_h_linkat", "qkernel.syscalls.fs", "sys_linkat")
+_h_symlinkat = _lazy("_h_symlinkat", "qkernel.syscalls.fs", "sys_symlinkat")
+_h_readlinkat = _lazy("_h_readlinkat", "qkernel.syscalls.fs", "sys_readlinkat")
+_h_fchmodat = _lazy("_h_fchmodat", "qkernel.syscalls.fs", "sys_fchmodat")
+_h_faccessat = _lazy("_h_faccessat", "qkernel.syscalls.fs", "sys_faccessat")
+_h_pselect6 = _lazy("_h_pselect6", "qkernel.syscalls.poll", "sys_pselect6")
+_h_ppoll = _lazy("_h_ppoll", "qkernel.syscalls.poll", "sys_ppoll")
+_h_set_robust_list = _lazy("_h_set_robust_list", "qkernel.syscalls.process", "sys_set_robust_list")
+_h_get_robust_list = _lazy("_h_get_robust_list", "qkernel.syscalls.process", "sys_get_robust_list")
+_h_utimensat = _lazy("_h_utimensat", "qkernel.syscalls.fs", "sys_utimensat")
+_h_epoll_pwait = _lazy("_h_epoll_pwait", "qkernel.syscalls.epoll", "sys_epoll_pwait")
+_h_timerfd_create = _lazy("_h_timerfd_create", "qkernel.syscalls.timer", "sys_timerfd_create")
+_h_eventfd = _lazy("_h_eventfd", "qkernel.syscalls.eventfd", "sys_eventfd")
+_h_timerfd_settime = _lazy("_h_timerfd_settime", "qkernel.syscalls.timer", "sys_timerfd_settime")
+_h_timerfd_gettime = _lazy("_h_timerfd_gettime", "qkernel.syscalls.timer", "sys_timerfd_gettime")
+_h_accept4 = _lazy("_h_accept4", "qkernel.syscalls.socket", "sys_accept4")
+_h_eventfd2 = _lazy("_h_eventfd2", "qkernel.syscalls.eventfd", "sys_eventfd2")
+_h_epoll_create1 = _lazy("_h_epoll_create1", "qkernel.syscalls.epoll", "sys_epoll_create1")
+_h_dup3 = _lazy("_h_dup3", "qkernel.syscalls.fs", "sys_dup3")
+_h_pipe2 = _lazy("_h_pipe2", "qkernel.syscalls.fs", "sys_pipe2")
+_h_preadv = _lazy("_h_preadv", "qkernel.syscalls.fs", "sys_preadv")
+_h_pwritev = _lazy("_h_pwritev", "qkernel.syscalls.fs", "sys_pwritev")
+_h_rt_tgsigqueueinfo = _lazy("_h_rt_tgsigqueueinfo", "qkernel.syscalls.signal", "sys_rt_tgsigqueueinfo")
+_h_prlimit64 = _lazy("_h_prlimit64", "qkernel.syscalls.process", "sys_prlimit64")
+_h_getcpu = _lazy("_h_getcpu", "qkernel.syscalls.sched", "sys_getcpu")
+_h_renameat2 = _lazy("_h_renameat2", "qkernel.syscalls.fs", "sys_renameat2")
+_h_getrandom = _lazy("_h_getrandom", "qkernel.syscalls.process", "sys_getrandom")
+_h_execveat = _lazy("_h_execveat", "qkernel.syscalls.execve", "sys_execveat")
+_h_copy_file_range = _lazy("_h_copy_file_range", "qkernel.syscalls.fs", "sys_copy_file_range")
+_h_preadv2 = _lazy("_h_preadv2", "qkernel.syscalls.fs", "sys_preadv2")
+_h_pwritev2 = _lazy("_h_pwritev2", "qkernel.syscalls.fs", "sys_pwritev2")
+_h_statx = _lazy("_h_statx", "qkernel.syscalls.fs", "sys_statx")
+_h_rseq = _lazy("_h_rseq", "qkernel.syscalls.process", "sys_rseq")
+_h_clone3 = _lazy("_h_clone3", "qkernel.syscalls.clone", "sys_clone3")
+_h_faccessat2 = _lazy("_h_faccessat2", "qkernel.syscalls.fs", "sys_faccessat2")
+_h_epoll_pwait2 = _lazy("_h_epoll_pwait2", "qkernel.syscalls.epoll", "sys_epoll_pwait2")
 
 
 def _call_read(task: Any, a0: int, a1: int, a2: int, a3: int, a4: int, a5: int) -> int:

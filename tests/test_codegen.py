@@ -238,6 +238,7 @@ def test_tables_agree(table) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_no_missing_handlers(table) -> None:  # type: ignore[no-untyped-def]
+    table.resolve_all()
     assert table.IMPORT_ERRORS == {}
     assert table.MISSING_HANDLERS == []
 
