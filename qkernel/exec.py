@@ -1,8 +1,7 @@
 """Finding and reading the program a task executes (through the VFS only).
 
 Loading it is qkernel/loader/program.py's load_program (which does its own
-lookup and exec permission check); read_executable stays for the old
-static-only path until every caller has moved.
+lookup and exec permission check).
 """
 from __future__ import annotations
 
@@ -11,10 +10,9 @@ import os
 
 from qkernel.errors import SyscallError
 from qkernel.task import Task
-from qkernel.vfs import abi, ops, perm
+from qkernel.vfs import abi, ops
 
 AT_FDCWD = -100
-MAX_EXECUTABLE = 1 << 30
 
 
 def find_program(task: Task, name: str, env: list[str]) -> str:
@@ -34,27 +32,3 @@ def find_program(task: Task, name: str, env: list[str]) -> str:
         if st.mode & abi.S_IFMT == abi.S_IFREG and st.mode & 0o111:
             return candidate
     raise SyscallError(errno.ENOENT, f"{name}: executable file not found in $PATH")
-
-
-def read_executable(task: Task, path: str) -> bytes:
-    """The whole file at `path`, if it is a regular file the task may execute."""
-    st = ops.stat(task, ops.lookup(task, AT_FDCWD, path))
-    if st.mode & abi.S_IFMT == abi.S_IFDIR:
-        raise SyscallError(errno.EACCES, f"{path}: is a directory")
-    if st.mode & abi.S_IFMT != abi.S_IFREG or not perm.allowed(st, task.creds, abi.X_OK):
-        raise SyscallError(errno.EACCES, f"{path}: permission denied")
-    if st.size > MAX_EXECUTABLE:
-        raise SyscallError(errno.E2BIG, f"{path}: too large")
-    f = ops.open_at(task, AT_FDCWD, path, abi.O_RDONLY, 0)
-    try:
-        chunks = []
-        offset = 0
-        while True:
-            chunk = f.pread(task, 1 << 22, offset)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            offset += len(chunk)
-        return b"".join(chunks)
-    finally:
-        f.decref()

@@ -90,7 +90,6 @@ class Kernel:
         self.vcpu_count = 1
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
-        self.interrupt_event = threading.Event()
         self._local = threading.local()
         self.tasks: dict[int, Task] = {}               # live tasks by tid
         self.thread_groups: dict[int, ThreadGroup] = {}  # live and zombie processes by pid

@@ -59,6 +59,7 @@ class VcpuRunner:
         self.sync = self.handle.sync
         self.task: Task | None = None
         self.thread_ident = 0
+        self.owner = 0
         self._clean_xsave = self.get_xsave_ioctl()
         self._flush_left: list[tuple[int, int, int]] = []
         self._flush_return = 0
@@ -71,7 +72,8 @@ class VcpuRunner:
         """Make this vCPU run `task` from `regs` (called on the task's thread)."""
         self.task = task
         task.cpu = self
-        self.thread_ident = lib.qv_thread_self()
+        self.thread_ident = lib.qv_thread_self()      # pthread id, for kicks
+        self.owner = threading.get_ident()             # the host thread running the task
         self.run_area.kvm_valid_regs = 0
         self.run_area.kvm_dirty_regs = 0
         self.run_area.immediate_exit = 0
@@ -142,19 +144,16 @@ class VcpuRunner:
         self.set_xsave_ioctl(data)
 
     def kick(self) -> None:
-        """Bring the task out of guest mode soon (a signal, or its group is dying)."""
-        if self.thread_ident and threading.get_ident() != self._py_ident():
+        """Bring the task out of guest mode soon (a signal, or its group is dying).
+        Its own thread is not in KVM_RUN while it asks, so it is not kicked."""
+        if self.thread_ident and threading.get_ident() != self.owner:
             lib.qv_kick(self.run_area, self.thread_ident, KICK_SIGNAL)
-
-    def _py_ident(self) -> int:
-        return self.task.extra.get("thread_ident", 0) if self.task is not None else 0
 
     # ---- the loop --------------------------------------------------------------------
     def run(self) -> None:
         """Run the task until it exits (TaskExit propagates) or the guest crashes."""
         task = self.task
         assert task is not None
-        task.extra["thread_ident"] = threading.get_ident()
         while True:
             if task.tg.exiting or task.extra.get("exec_killed"):
                 raise TaskExit(task.tg.group_exit_status or 9)

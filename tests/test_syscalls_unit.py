@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import errno
 import struct
-import threading
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from qkernel.creds import Credentials
-from qkernel.errors import MustExit, SyscallError
+from qkernel.errors import SyscallError
 from qkernel.syscalls import identity, process
 from qkernel.syscalls import time as qtime
 from qkernel.task import Task
@@ -242,7 +240,6 @@ def test_affinity_sysinfo_rusage_times(task: Task) -> None:
     assert err(process.sys_sched_setaffinity, task, 0, 8, A) == errno.EINVAL
     task.mm.write_u64(A, 0b11)
     assert process.sys_sched_setaffinity(task, 0, 8, A) == 0
-    assert process.sys_sched_yield(task) == 0
     assert process.sys_sysinfo(task, A) == 0
     fields = process.SYSINFO.unpack(task.mm.copy_in(A, 112))
     assert fields[4] == 256 << 20 and fields[10] == 1 and fields[-1] == 1

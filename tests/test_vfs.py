@@ -10,13 +10,13 @@ import pytest
 
 from qkernel.config import KernelConfig, MountSpec
 from qkernel.creds import Credentials
-from qkernel.errors import MustExit, SyscallError
+from qkernel.errors import SyscallError
 from qkernel.syscalls import fs
 from qkernel.kernel import Kernel
 from qkernel.task import Task
 from tests.memory import FlatMemory
 from qkernel.vfs import abi
-from qkernel.vfs.build import build_vfs, initial_fs_context
+from qkernel.vfs.build import initial_fs_context
 from qkernel.vfs.fdtable import FdTable
 
 BASE = 0x10000

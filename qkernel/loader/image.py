@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qkernel.errors import SyscallError
+from qkernel.vfs.file import pread_full
 from qkernel.loader.elf import EM_X86_64, ExecFormatError, _prot, check_header
 from qkernel.loader.elfheaders import (ET_DYN, ET_EXEC, PT_INTERP, PT_LOAD, PT_PHDR, ElfHeader,
                                        ProgramHeader, parse_headers)
@@ -58,18 +59,6 @@ class MappedElf:
     ranges: list[tuple[int, int]] = field(default_factory=list)
 
 
-def pread_exact(task: Any, file: Any, length: int, offset: int) -> bytes:
-    chunks = []
-    while length > 0:
-        chunk = file.pread(task, length, offset)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        offset += len(chunk)
-        length -= len(chunk)
-    return b"".join(chunks)
-
-
 def parse_elf(task: Any, path: str, file: Any, st: Any, head: bytes) -> ElfFile:
     """Headers of the ELF file whose first bytes are `head` (ENOEXEC if unfit)."""
     if len(head) < 64:
@@ -82,7 +71,7 @@ def parse_elf(task: Any, path: str, file: Any, st: Any, head: bytes) -> ElfFile:
         phentsize, phnum = struct.unpack_from("<HH", head, 54)
         need = phoff + phentsize * phnum
         if len(head) < need <= st.size and phnum <= 1024:
-            data = head + pread_exact(task, file, need - len(head), len(head))
+            data = head + pread_full(task, file, need - len(head), len(head))
     try:
         header, segments = parse_headers(data)
     except ValueError as exc:
@@ -99,7 +88,7 @@ def parse_elf(task: Any, path: str, file: Any, st: Any, head: bytes) -> ElfFile:
         seg = interps[0]
         if not 2 <= seg.p_filesz <= MAX_INTERP_PATH or seg.p_offset + seg.p_filesz > st.size:
             raise ExecFormatError("bad PT_INTERP")
-        raw = pread_exact(task, file, seg.p_filesz, seg.p_offset)
+        raw = pread_full(task, file, seg.p_filesz, seg.p_offset)
         if len(raw) != seg.p_filesz or raw[-1] != 0 or b"\0" in raw[:-1]:
             raise ExecFormatError("PT_INTERP is not a NUL-terminated path")
         elf.interp = raw[:-1].decode("utf-8", "surrogateescape")
@@ -158,7 +147,7 @@ def _map_segment(task: Any, mm: Any, cache: PageCache, elf: ElfFile, seg: Progra
         # Not page-congruent: nothing can be shared; copy the bytes in.
         mm.map_anonymous(start, end - start, prot, MAP_FIXED | MAP_PRIVATE, name=elf.path)
         if filesz:
-            mm.write_initial(vaddr, pread_exact(task, elf.file, filesz, seg.p_offset))
+            mm.write_initial(vaddr, pread_full(task, elf.file, filesz, seg.p_offset))
         return
     file_start = seg.p_offset - (vaddr - start)
     n_file = (page_up(vaddr + filesz) - start) // PAGE if filesz else 0

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from qkernel.errors import SyscallError
 from qkernel.loader.elf import PIE_LOAD_BIAS, ExecFormatError
 from qkernel.loader.elfheaders import ET_DYN
-from qkernel.loader.image import ElfFile, MappedElf, map_elf, parse_elf, pread_exact, span
+from qkernel.loader.image import ElfFile, MappedElf, map_elf, parse_elf, span
+from qkernel.vfs.file import pread_full
 from qkernel.loader.script import BINPRM_BUF_SIZE, MAX_SCRIPT_DEPTH, is_script, parse_shebang, script_argv
 from qkernel.loader.stack import build_stack
 from qkernel.mm.address_space import AddressSpace
@@ -96,7 +97,7 @@ def load_program(task, path: str, argv: list[bytes], envp: list[bytes],  # type:
         for depth in range(MAX_SCRIPT_DEPTH + 2):
             file, st, abs_path = open_executable(task, path)
             opened.append(file)
-            head = pread_exact(task, file, min(HEAD_READ, st.size), 0)
+            head = pread_full(task, file, min(HEAD_READ, st.size), 0)
             if not is_script(head):
                 break
             if depth > MAX_SCRIPT_DEPTH:
@@ -142,7 +143,7 @@ def _open_interpreter(task, path: str, opened: list) -> ElfFile:  # type: ignore
     """The PT_INTERP program: an ELF (not a script, and without its own PT_INTERP)."""
     file, st, abs_path = open_executable(task, path)
     opened.append(file)
-    head = pread_exact(task, file, min(HEAD_READ, st.size), 0)
+    head = pread_full(task, file, min(HEAD_READ, st.size), 0)
     try:
         elf = parse_elf(task, abs_path, file, st, head)
     except ExecFormatError as exc:

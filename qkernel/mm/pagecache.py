@@ -34,6 +34,7 @@ from typing import Any, Iterable
 
 from qkernel.errors import SyscallError
 from qkernel.mm.physmem import PAGE, FrameAllocator, PhysicalMemory
+from qkernel.vfs.file import pread_full
 
 FileKey = tuple[int, int]               # (st_dev, st_ino)
 PageKey = tuple[int, int, int]          # (st_dev, st_ino, page index)
@@ -153,7 +154,7 @@ class PageCache:
         return out
 
     def _fill(self, task: Any, file: Any, fkey: FileKey, index: int, n: int) -> list[int]:
-        data = _pread_all(task, file, n * PAGE, index * PAGE)
+        data = pread_full(task, file, n * PAGE, index * PAGE)
         frames = self.frames.alloc_many(n)
         view = self.memory.view
         for i, frame in enumerate(frames):
@@ -205,18 +206,6 @@ class PageCache:
     def stats(self) -> dict[str, int]:
         return {"cached": len(self._pages), "idle": len(self._idle),
                 "frames": len(self._refs)}
-
-
-def _pread_all(task: Any, file: Any, length: int, offset: int) -> bytes:
-    chunks = []
-    while length > 0:
-        chunk = file.pread(task, length, offset)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        offset += len(chunk)
-        length -= len(chunk)
-    return b"".join(chunks)
 
 
 def page_cache_for(kernel: Any, mm: Any) -> PageCache:

@@ -24,7 +24,7 @@ from qkernel.signals.consts import (
     UNBLOCKABLE, default_action, kernel_only, sigbit,
 )
 from qkernel.signals.frame import (
-    SIGINFO_OFF, UCONTEXT_OFF, UCONTEXT_SIZE, build_ucontext, on_altstack, parse_ucontext,
+    SIGINFO_OFF, UCONTEXT_OFF, UCONTEXT_SIZE, build_ucontext, parse_ucontext,
     plan_frame, regs_from_mcontext,
 )
 from qkernel.signals.queue import (
@@ -58,7 +58,6 @@ def _eintr(regs: UserRegs) -> None:
 def deliver_signals(task: Any, regs: UserRegs, syscall_nr: int | None) -> UserRegs:
     """Returns the context to resume: `regs` itself, a restarted syscall, or
     a handler's frame. Raises TaskExit for a fatal default action."""
-    kernel = task.kernel
     if syscall_nr == NR_RT_SIGRETURN:
         syscall_nr = None                      # rax is the restored context's, not a result
     handled = False

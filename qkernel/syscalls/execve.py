@@ -116,7 +116,6 @@ def _kill_other_threads(task: Task) -> None:
     others = [t for t in tg.tasks.values() if t is not task]
     if not others:
         return
-    kernel = task.kernel
     for t in others:
         t.extra["exec_killed"] = True
         if t.cpu is not None:

@@ -132,3 +132,20 @@ def writable_file(task: Any, fd: int) -> OpenFile:
     if not f.writable:
         raise SyscallError(errno.EBADF)
     return f
+
+
+def install_pair(task: Any, a: OpenFile, b: OpenFile, cloexec: bool, addr: int) -> None:
+    """Install two new files and write their fds (two ints) at `addr`;
+    on any failure neither stays installed (pipe2, socketpair)."""
+    fa = install(task, a, cloexec)
+    try:
+        fb = install(task, b, cloexec)
+    except SyscallError:
+        task.fds.close(fa)
+        raise
+    try:
+        task.mm.copy_out(addr, struct.pack("<ii", fa, fb))
+    except SyscallError:
+        task.fds.close(fa)
+        task.fds.close(fb)
+        raise

@@ -7,7 +7,7 @@ import struct
 from typing import Any
 
 from qkernel.errors import SyscallError
-from qkernel.syscalls.fs_common import any_file, install, io_file, nofile_limit, read_path, s32
+from qkernel.syscalls.fs_common import any_file, install, install_pair, io_file, nofile_limit, read_path, s32
 from qkernel.vfs import abi, ops
 from qkernel.vfs.hostfile import HostFile
 from qkernel.vfs.pipe import PipeEnd
@@ -135,19 +135,7 @@ def sys_pipe2(task: Any, fds: int, flags: int) -> int:
     if flags & ~(abi.O_CLOEXEC | abi.O_NONBLOCK | abi.O_DIRECT):
         raise SyscallError(errno.EINVAL)
     r, w = ops.vfs_of(task).pipes.make(flags, task.creds.euid, task.creds.egid)
-    cloexec = bool(flags & abi.O_CLOEXEC)
-    rfd = install(task, r, cloexec)
-    try:
-        wfd = install(task, w, cloexec)
-    except SyscallError:
-        task.fds.close(rfd)
-        raise
-    try:
-        task.mm.copy_out(fds, struct.pack("<ii", rfd, wfd))
-    except SyscallError:
-        task.fds.close(rfd)
-        task.fds.close(wfd)
-        raise
+    install_pair(task, r, w, bool(flags & abi.O_CLOEXEC), fds)
     return 0
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from qkernel.errors import SyscallError
 from qkernel.syscalls.fs_common import readable_file, writable_file, gather, io_file, read_iovecs, s64, scatter
-from qkernel.vfs.file import MAX_RW, OpenFile
+from qkernel.vfs.file import MAX_RW
 
 
 _readable = readable_file

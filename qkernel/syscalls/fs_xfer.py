@@ -13,7 +13,7 @@ import errno
 from typing import Any
 
 from qkernel.errors import MustExit, SyscallError
-from qkernel.syscalls.fs_common import readable_file, writable_file, gather, io_file, read_iovecs, s64, scatter
+from qkernel.syscalls.fs_common import readable_file, writable_file, gather, read_iovecs, s64, scatter
 from qkernel.vfs import abi
 from qkernel.vfs.file import MAX_RW, OpenFile
 

@@ -12,7 +12,7 @@ from qkernel.errors import MustExit, SyscallError
 from qkernel.mm.address_space import TASK_SIZE, page_up
 from qkernel.mm.pagecache import page_cache_for
 from qkernel.mm.physmem import PAGE
-from qkernel.mm.vma import (MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE,
+from qkernel.mm.vma import (MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE,
                             MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ,
                             PROT_WRITE)
 from qkernel.task import Task

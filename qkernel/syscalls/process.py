@@ -15,7 +15,7 @@ from typing import Any
 
 from qkernel import clock
 from qkernel.errors import SyscallError
-from qkernel.limits import RLIM_INFINITY, RLIMIT_NAMES
+from qkernel.limits import RLIMIT_NAMES
 
 
 def _s32(v: int) -> int:
@@ -253,10 +253,6 @@ def sys_sched_setaffinity(task: Any, pid: int, length: int, mask: int) -> int:
     if not allowed:
         raise SyscallError(errno.EINVAL)   # no online CPU in the mask
     task.extra["affinity"] = allowed
-    return 0
-
-
-def sys_sched_yield(task: Any) -> int:
     return 0
 
 

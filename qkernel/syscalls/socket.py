@@ -14,7 +14,7 @@ from qkernel.net.unix import (
     AF_UNIX, CONNECTED, LISTENING, MSG_CMSG_CLOEXEC, MSG_CTRUNC, SOCK_DGRAM, SOCK_RAW,
     SOCK_SEQPACKET, SOCK_STREAM, UnixSocket, drop_fds, names, socketpair,
 )
-from qkernel.syscalls.fs_common import gather, install, nofile_limit, read_iovecs, scatter
+from qkernel.syscalls.fs_common import gather, install, install_pair, nofile_limit, read_iovecs, scatter
 from qkernel.vfs import abi, ops
 from qkernel.vfs.file import MAX_RW, OpenFile
 
@@ -149,18 +149,7 @@ def sys_socket(task: Any, family: int, type: int, protocol: int) -> int:
 def sys_socketpair(task: Any, family: int, type: int, protocol: int, usockvec: int) -> int:
     kind, flags = _check_type(family, type, protocol)
     a, b = socketpair(task.kernel, task, kind, flags)
-    fa = _new_fd(task, a, flags)
-    try:
-        fb = _new_fd(task, b, flags)
-    except SyscallError:
-        task.fds.close(fa)
-        raise
-    try:
-        task.mm.copy_out(usockvec, struct.pack("<ii", fa, fb))
-    except SyscallError:
-        task.fds.close(fa)
-        task.fds.close(fb)
-        raise
+    install_pair(task, a, b, bool(flags & SOCK_CLOEXEC), usockvec)
     return 0
 
 

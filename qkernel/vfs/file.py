@@ -161,3 +161,16 @@ class OpenFile:
     def proc_link(self) -> str:
         """What readlink(/proc/self/fd/N) shows."""
         return self.path
+
+
+def pread_full(task: Any, file: "OpenFile", length: int, offset: int) -> bytes:
+    """Up to `length` bytes at `offset`, reading on until EOF (pread may return less)."""
+    chunks = []
+    while length > 0:
+        chunk = file.pread(task, length, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        length -= len(chunk)
+    return b"".join(chunks)

@@ -118,7 +118,7 @@ def stat(task: Any) -> str:
     btime = int(time.time() - up)
     last = max(k.thread_groups) if k.thread_groups else 1
     lines += ["intr 0", "ctxt 0", f"btime {btime}", f"processes {last}",
-              f"procs_running 1", "procs_blocked 0", "softirq 0 0 0 0 0 0 0 0 0 0 0"]
+              "procs_running 1", "procs_blocked 0", "softirq 0 0 0 0 0 0 0 0 0 0 0"]
     return "\n".join(lines) + "\n"
 
 
