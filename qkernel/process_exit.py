@@ -50,18 +50,8 @@ def release_task(kernel: "Kernel", task: "Task") -> None:
 
 def _clear_child_tid(kernel: "Kernel", task: "Task") -> None:
     """CLONE_CHILD_CLEARTID and the robust futex list (pthread_join relies on it)."""
-    try:
-        from qkernel import futex
-    except ImportError:          # futexes not there yet: do the clear_tid write at least
-        futex = None             # type: ignore[assignment]
-    if futex is not None and hasattr(futex, "futex_wake_for_exit"):
-        futex.futex_wake_for_exit(kernel, task)
-        return
-    if task.clear_child_tid and task.mm is not None and not task.tg.exiting:
-        try:
-            task.mm.write_u32(task.clear_child_tid, 0)
-        except Exception:  # noqa: BLE001 - the address may be gone
-            pass
+    from qkernel import futex
+    futex.futex_wake_for_exit(kernel, task)
 
 
 def _release_vfork_parent(task: "Task") -> None:
@@ -120,10 +110,15 @@ def _notify_parent(kernel: "Kernel", tg: ThreadGroup, parent: ThreadGroup) -> No
 
 
 def _child_info(tg: ThreadGroup) -> object:
-    """The siginfo of SIGCHLD for an exited child (the signals module decides its shape)."""
-    from qkernel import signals
-    make = getattr(signals, "child_exit_info", None)
-    return make(tg) if make is not None else None
+    """SIGCHLD's siginfo for an exited child: who, and how it ended."""
+    from qkernel.signals.consts import CLD_DUMPED, CLD_EXITED, CLD_KILLED
+    from qkernel.signals.siginfo import SigInfo
+    status = tg.group_exit_status or 0
+    if status & 0x7F:
+        code, value = (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
+    else:
+        code, value = CLD_EXITED, (status >> 8) & 0xFF
+    return SigInfo(signo=signal.SIGCHLD, code=code, pid=tg.pid, status=value)
 
 
 def _init_died(kernel: "Kernel") -> None:

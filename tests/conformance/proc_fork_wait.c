@@ -3,6 +3,12 @@
 #include <linux/sched.h>
 #include <sys/wait.h>
 
+static volatile int chld_code, chld_status, chld_pid;
+static void on_chld(int s, siginfo_t *si, void *uc) {
+    (void)s; (void)uc;
+    chld_code = si->si_code; chld_status = si->si_status; chld_pid = si->si_pid;
+}
+
 static int child_status(pid_t pid, int options) {
     int st = 0;
     long r = syscall(SYS_wait4, (long)pid, &st, (long)options, NULL);
@@ -58,6 +64,25 @@ int main(void) {
     qc_rep("clone CLONE_THREAD without SIGHAND", syscall(SYS_clone, (long)CLONE_THREAD, 0L, NULL, NULL, 0L));
     qc_rep("waitid bad which", syscall(SYS_waitid, 99L, 0L, &si, (long)WEXITED, NULL));
     qc_rep("wait4 bad options", syscall(SYS_wait4, -1L, &st, 0x100L, NULL));
+
+    /* SIGCHLD's siginfo says who ended and how. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_chld;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    p = (pid_t)syscall(SYS_fork);
+    if (p == 0) _exit(12);
+    sigsuspend(&old);
+    qc_yes("SIGCHLD si_code CLD_EXITED", chld_code == CLD_EXITED);
+    qc_yes("SIGCHLD si_status 12", chld_status == 12);
+    qc_yes("SIGCHLD si_pid", chld_pid == p);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    child_status(p, 0);
 
     qc_leave();
     return 0;
