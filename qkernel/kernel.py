@@ -235,6 +235,15 @@ class Kernel:
         self.register(task)
         return task
 
+    # ---- signals from the host ---------------------------------------------------
+    def forward_host_signal(self, signo: int) -> None:
+        """A signal the sandbox process got from the host (a shim's kill, or
+        the line discipline of the container's terminal): PID 1 takes it, as
+        runc's container init would (call with `lock` held)."""
+        from qkernel import signals
+        if self.init_tg is not None and not self.init_tg.zombie:
+            signals.send_signal(self, self.init_tg, signo, None)
+
     # ---- exits -----------------------------------------------------------------
     def exit_group(self, task: Task, code: int) -> None:
         """exit_group(2): every thread of the group ends with this status."""

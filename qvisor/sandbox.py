@@ -21,7 +21,6 @@ from qkernel.config import KernelConfig
 from qkernel.errors import SyscallError
 from qkernel.kernel import Kernel, exit_code_of
 from qkernel.loader.elf import ExecFormatError
-from qkernel import signals
 from qvisor.machine import Machine
 from qvisor.qcall import QCallServer
 from qvisor.tasks import TaskLauncher
@@ -115,6 +114,5 @@ def _load_init(task: object, config: KernelConfig) -> tuple[int, int]:
 def _forwarder(kernel: Kernel):  # type: ignore[no-untyped-def]
     def forward(signo: int, _frame: object) -> None:
         with kernel.lock:
-            if kernel.init_tg is not None and not kernel.init_tg.zombie:
-                signals.send_signal(kernel, kernel.init_tg, signo, None)
+            kernel.forward_host_signal(signo)
     return forward
