@@ -22,7 +22,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from qkernel.arch import UserRegs
 from qkernel.config import KernelConfig
@@ -218,22 +218,35 @@ class Kernel:
         self.thread_groups[task.tg.pid] = task.tg
 
     def new_init_task(self, mm: object) -> Task:
+        task = self.new_process_task(mm, self.config, (0, 1, 2))
+        self.init_tg = task.tg
+        return task
+
+    def new_process_task(self, mm: object, cfg: KernelConfig, host_fds: Iterable[int],
+                         controlling_tty: bool = False) -> Task:
+        """A new process with no parent in the container (PID 1, or one that
+        `quark exec` adds): its own session and group, fds 0.. dups of
+        `host_fds`, credentials, cwd and rlimits from `cfg` (lock held)."""
         from qkernel.limits import RLIMIT_NAMES
         from qkernel.vfs.build import initial_fs_context
         from qkernel.vfs.fdtable import FdTable
-        cfg = self.config
         pid = self.alloc_pid()
         tg = ThreadGroup(pid=pid, parent=None, pgid=pid, sid=pid, start_time_ns=time.monotonic_ns())
         creds = Credentials.for_user(cfg.uid, cfg.gid, cfg.additional_gids)
-        task = Task(kernel=self, mm=mm, fds=FdTable.with_stdio(),   # type: ignore[arg-type]
+        task = Task(kernel=self, mm=mm, fds=FdTable.with_stdio(host_fds),   # type: ignore[arg-type]
                     fs=initial_fs_context(self.vfs, cfg), creds=creds, pid=pid, tid=pid, tg=tg)
         for name, (soft, hard) in cfg.rlimits.items():
             if name in RLIMIT_NAMES:
                 task.limits.set(RLIMIT_NAMES.index(name), soft, hard)
         task.start_time_ns = time.monotonic_ns()
-        self.init_tg = tg
         self.register(task)
         return task
+
+    def discard_unstarted_task(self, task: Task) -> None:
+        """Forget a task made by new_process_task whose program did not load."""
+        task.tg.group_exit_status = 127 << 8
+        self.task_exited(task)
+        self.thread_groups.pop(task.tg.pid, None)
 
     # ---- signals from the host ---------------------------------------------------
     def forward_host_signal(self, signo: int) -> None:

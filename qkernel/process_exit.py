@@ -43,6 +43,8 @@ def release_task(kernel: "Kernel", task: "Task") -> None:
         tg.reaped = True
         if tg is kernel.init_tg:
             _init_died(kernel)
+        else:       # a `quark exec` process: nobody in the container waits for it
+            kernel.thread_groups.pop(tg.pid, None)
     else:
         _notify_parent(kernel, tg, parent)
     kernel.notify()
