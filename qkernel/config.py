@@ -37,3 +37,4 @@ class KernelConfig:
     rlimits: dict[str, tuple[int, int]] = field(default_factory=dict)   # "RLIMIT_NOFILE" -> (soft, hard)
     memory_limit: int = 0            # bytes of guest memory; 0 = default
     strace: bool = False
+    tmpfs_base: str | None = None    # host dir under which tmpfs mounts live; None = build_vfs's default

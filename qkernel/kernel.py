@@ -99,7 +99,7 @@ class Kernel:
         self.strace_out = sys.stderr
         self.shutting_down = False
         from qkernel.vfs.build import build_vfs   # the VFS depends on config only
-        self.vfs = build_vfs(config, self.log)
+        self.vfs = build_vfs(config, self.log, config.tmpfs_base)
         from generated import syscall_table
         self._table = syscall_table
 
