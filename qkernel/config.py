@@ -36,5 +36,9 @@ class KernelConfig:
     mounts: list[MountSpec] = field(default_factory=list)
     rlimits: dict[str, tuple[int, int]] = field(default_factory=dict)   # "RLIMIT_NOFILE" -> (soft, hard)
     memory_limit: int = 0            # bytes of guest memory; 0 = default
+    # linux.maskedPaths / linux.readonlyPaths (absolute guest paths), applied
+    # by build_vfs after the mounts; paths missing in the guest are skipped.
+    masked_paths: list[str] = field(default_factory=list)
+    readonly_paths: list[str] = field(default_factory=list)
     strace: bool = False
     tmpfs_base: str | None = None    # host dir under which tmpfs mounts live; None = build_vfs's default

@@ -2,9 +2,10 @@
 
 Everything QKernel needs is read and type-checked here, once, so that a bad
 bundle fails before a VM is built, with one line that names the field.
-Fields quark does not use (capabilities, namespaces, maskedPaths, seccomp,
-...) are ignored: the VM boundary replaces them, and a config.json written
-for runc must still run.
+The rest of config.json (hooks, namespaces, capabilities, annotations, ...)
+is read by qvisor/oci/container.py; fields nobody uses (seccomp, ...) are
+ignored: the VM boundary replaces them, and a config.json written for runc
+must still run.
 """
 from __future__ import annotations
 
@@ -36,17 +37,23 @@ HOST_NAME_MAX = 64   # Linux refuses longer host and domain names with EINVAL
 
 def load_bundle(bundle: str | os.PathLike[str]) -> KernelConfig:
     """Read and check <bundle>/config.json; raise BundleError on any problem."""
-    bundle_dir = os.path.abspath(os.fspath(bundle))
-    if not os.path.exists(bundle_dir):
-        raise BundleError(f"bundle {os.fspath(bundle)}: no such directory")
-    if not os.path.isdir(bundle_dir):
-        raise BundleError(f"bundle {os.fspath(bundle)}: not a directory")
+    bundle_dir = bundle_directory(bundle)
     config_path = os.path.join(bundle_dir, CONFIG_NAME)
     doc = read_config(config_path)
     try:
         return kernel_config_from_spec(doc, bundle_dir)
     except BundleError as err:
         raise BundleError(f"{config_path}: {err}") from None
+
+
+def bundle_directory(bundle: str | os.PathLike[str]) -> str:
+    """The absolute path of an existing bundle directory."""
+    bundle_dir = os.path.abspath(os.fspath(bundle))
+    if not os.path.exists(bundle_dir):
+        raise BundleError(f"bundle {os.fspath(bundle)}: no such directory")
+    if not os.path.isdir(bundle_dir):
+        raise BundleError(f"bundle {os.fspath(bundle)}: not a directory")
+    return bundle_dir
 
 
 def read_config(config_path: str) -> dict[str, Any]:
@@ -101,7 +108,20 @@ def kernel_config_from_spec(doc: dict[str, Any], bundle_dir: str) -> KernelConfi
         if key in doc:
             setattr(config, key, _host_name(doc, key))
     config.memory_limit = _memory_limit(doc)
+    linux = get_object(doc, "linux", "linux", default={})
+    config.masked_paths = guest_paths(linux, "maskedPaths", "linux.maskedPaths")
+    config.readonly_paths = guest_paths(linux, "readonlyPaths", "linux.readonlyPaths")
     return config
+
+
+def guest_paths(obj: dict[str, Any], key: str, where: str) -> list[str]:
+    """An array of absolute guest paths (runtime-spec: they MUST be absolute)."""
+    paths = get_string_list(obj, key, where, default=[])
+    for i, path in enumerate(paths):
+        if not posixpath.isabs(path):
+            raise BundleError(f"{where}[{i}] must be an absolute path, got {path!r}")
+    # normpath keeps a leading "//" (POSIX allows it a meaning); Linux does not.
+    return ["/" + posixpath.normpath(path).lstrip("/") for path in paths]
 
 
 def _rootfs(doc: dict[str, Any], bundle_dir: str) -> str:
