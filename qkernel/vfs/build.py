@@ -10,6 +10,9 @@ statfs and speed are tmpfs's; else the system temp dir. Its size= option
 is not enforced yet. Other types
 (sysfs, devpts, mqueue, cgroup, ...) are logged as not served and appear as
 empty read-only directories.
+
+Then, as runc does after the mounts, readonlyPaths and maskedPaths (see
+apply_readonly_paths and apply_masked_paths).
 """
 from __future__ import annotations
 
@@ -17,22 +20,28 @@ import logging
 import os
 import posixpath
 import shutil
+import stat as st_mod
 import tempfile
 import weakref
+from typing import Any
 
 from qkernel.config import KernelConfig, MountSpec
 from qkernel.creds import Credentials
 from qkernel.errors import SyscallError
-from qkernel.vfs.devices import build_devfs
+from qkernel.vfs import abi
+from qkernel.vfs.devices import DEVFS_DEV, build_devfs
 from qkernel.vfs.fscontext import FsContext
 from qkernel.vfs.fsbase import Parts
 from qkernel.vfs.hostfs import HostFileSystem
-from qkernel.vfs.memfs import MemFileSystem
-from qkernel.vfs.mounts import Vfs
+from qkernel.vfs.hostpath import open_path
+from qkernel.vfs.memfs import DirNode, MemFileSystem, Node
+from qkernel.vfs.mounts import Location, Vfs
 from qkernel.vfs.procfs import ProcFileSystem
 from qkernel.vfs.walk import resolve
 
 EMPTYFS_DEV = 0x09
+MASKFS_DEV = 0x0A            # the empty read-only tmpfs stand-ins over masked directories
+DEVFS_SOURCE = "devfs"
 
 
 def _parts(path: str) -> Parts:
@@ -46,7 +55,8 @@ def build_vfs(config: KernelConfig, log: logging.Logger | None = None,
     vfs = Vfs(HostFileSystem(config.rootfs, readonly=config.readonly_root), log)
     vfs.root_mount.source = config.rootfs
     vfs.mount(("proc",), ProcFileSystem(), "proc", "proc")
-    vfs.mount(("dev",), build_devfs(), "devfs", "devtmpfs")
+    devfs = build_devfs()
+    vfs.mount(("dev",), devfs, DEVFS_SOURCE, "devtmpfs")
     if temp_base is None:
         temp_base = default_temp_base()
     for spec in config.mounts:
@@ -54,6 +64,8 @@ def build_vfs(config: KernelConfig, log: logging.Logger | None = None,
     if ("dev", "shm") not in vfs.mounts:
         _mount_one(vfs, MountSpec(destination="/dev/shm", type="tmpfs", source="shm",
                                   options=["nosuid", "noexec", "nodev", "mode=1777"]), log, temp_base)
+    apply_readonly_paths(vfs, config.readonly_paths, log)
+    apply_masked_paths(vfs, config.masked_paths, devfs.root.children["null"], log)
     return vfs
 
 
@@ -103,6 +115,85 @@ def _tmpfs_mode(options: list[str]) -> int:
     return 0o1777
 
 
+# -- readonlyPaths and maskedPaths ----------------------------------------------------
+#
+# runc makes each readonlyPaths entry a read-only bind mount of itself and
+# covers each maskedPaths entry with a mount: a read-only empty tmpfs on a
+# directory, a bind of /dev/null on anything else. Paths are resolved in
+# the container (symlinks followed), and one that does not exist is skipped.
+# The mount tree here is lexical (mount points are absolute guest paths), so
+# a mount point may be a file as well as a directory: the file system
+# mounted there simply has a file as its root. That is the same model as
+# Linux's, so /proc/self/mounts, statfs, unlink (EBUSY) and rename (EXDEV)
+# treat these like any other mount, and no path-resolution special case is
+# needed.
+
+def apply_readonly_paths(vfs: Vfs, paths: list[str], log: logging.Logger) -> None:
+    task = _StartupTask.bare(vfs)
+    for path in paths:
+        loc = _existing(vfs, task, path)
+        if loc is None or loc.fs.readonly:
+            continue                       # missing (runc skips it too), or read-only already
+        view = _subtree(task, loc, readonly=True)
+        if view is None:
+            log.warning("readonlyPaths: %s cannot be made read-only (%s file system)",
+                        path, loc.fs.name)
+            continue
+        m = loc.mount
+        mtype = "bind" if m.type == "rootfs" else m.type
+        options = [o for o in m.options if o != "rw"] + ["ro"]
+        vfs.mount(loc.abs_parts, view, m.source, mtype, options)
+
+
+def apply_masked_paths(vfs: Vfs, paths: list[str], null: Node, log: logging.Logger) -> None:
+    task = _StartupTask.bare(vfs)
+    inodes = MemFileSystem(MASKFS_DEV)     # numbers the masks' roots: one st_dev, distinct st_ino
+    for path in paths:
+        loc = _existing(vfs, task, path)
+        if loc is None:
+            continue
+        if loc.fs.lstat(task, loc.parts).mode & abi.S_IFMT == abi.S_IFDIR:
+            empty = DirNode(inodes.new_ino(), abi.S_IFDIR | 0o1777)   # a fresh tmpfs's root mode
+            vfs.mount(loc.abs_parts, MemFileSystem(MASKFS_DEV, readonly=True, root=empty),
+                      "tmpfs", "tmpfs", ["ro"], cover=True)
+        else:
+            # /dev/null's own node: stat shows the 1:3 character device, reads
+            # are empty and writes vanish, as under runc.
+            vfs.mount(loc.abs_parts, MemFileSystem(DEVFS_DEV, root=null), DEVFS_SOURCE,
+                      "devtmpfs", ["bind"], cover=True)
+        log.debug("maskedPaths: %s masked", path)
+
+
+def _existing(vfs: Vfs, task: "_StartupTask", path: str) -> Location | None:
+    """Where `path` leads in the guest (symlinks followed), or None if nothing is there."""
+    try:
+        loc = resolve(vfs, task, task.fs.root, path).loc
+        if loc.file is not None:
+            return None                    # a /proc/<pid>/fd magic link: no process exists yet
+        loc.fs.lstat(task, loc.parts)
+    except SyscallError:
+        return None
+    return loc
+
+
+def _subtree(task: "_StartupTask", loc: Location, readonly: bool) -> Any:
+    """A file system whose root is `loc`: a bind mount of it."""
+    fs = loc.fs
+    if isinstance(fs, MemFileSystem):
+        return fs.subtree(task, loc.parts, readonly)
+    if isinstance(fs, HostFileSystem):
+        # Open it confined to its mount (no host symlink followed), then let
+        # HostFileSystem reopen it through the fd's /proc magic link.
+        fd = open_path(fs.dirfd, "/".join(fs.base + loc.parts))
+        try:
+            if st_mod.S_ISLNK(os.fstat(fd).st_mode):
+                return None
+            return HostFileSystem(f"/proc/self/fd/{fd}", readonly=readonly)
+        finally:
+            os.close(fd)
+    return None
+
+
 def initial_fs_context(vfs: Vfs, config: KernelConfig) -> FsContext:
     """Root at /, cwd at config.cwd (/ when it cannot be resolved)."""
     root = vfs.root()
@@ -114,11 +205,26 @@ def initial_fs_context(vfs: Vfs, config: KernelConfig) -> FsContext:
     return ctx
 
 
+class _NoProcesses:
+    """The kernel as procfs sees it while the tree is built: no process yet."""
+
+    def __init__(self) -> None:
+        self.thread_groups: dict[int, Any] = {}
+        self.tasks: dict[int, Any] = {}
+
+
 class _StartupTask:
-    """Enough of a task to resolve the start-up cwd, before any task exists."""
+    """Enough of a task to resolve paths (the start-up cwd, masked paths)
+    before any task exists."""
 
     def __init__(self, ctx: FsContext) -> None:
         self.fs = ctx
-        self.pid = 1
+        self.pid = -1                      # no process yet: /proc/self leads nowhere
         self.creds = Credentials()
         self.exe_path = ""
+        self.kernel = _NoProcesses()
+
+    @classmethod
+    def bare(cls, vfs: Vfs) -> "_StartupTask":
+        root = vfs.root()
+        return cls(FsContext(root, root, 0o022))

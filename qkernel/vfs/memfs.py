@@ -6,6 +6,7 @@ lookup() and entries() with the task asking.
 """
 from __future__ import annotations
 
+import copy
 import errno
 import time
 from typing import Any, Callable
@@ -115,15 +116,28 @@ class PathOnlyFile(OpenFile):
 class MemFileSystem(FileSystem):
     name = "mem"
 
-    def __init__(self, dev: int, readonly: bool = False, root: DirNode | None = None) -> None:
+    def __init__(self, dev: int, readonly: bool = False, root: Node | None = None) -> None:
         self.dev = dev
         self.readonly = readonly
         self._next_ino = 1
-        self.root = root if root is not None else DirNode(self.new_ino())
+        # The root is usually a directory; any node may be one (a file
+        # mounted over a file: masked paths mount /dev/null's node).
+        self.root: Node = root if root is not None else DirNode(self.new_ino())
 
     def new_ino(self) -> int:
         self._next_ino += 1
         return self._next_ino
+
+    def subtree(self, task: Any, parts: Parts, readonly: bool) -> "MemFileSystem":
+        """The node at `parts` as the root of another file system, as a bind
+        mount of it is on Linux: the same nodes (same inode numbers, same
+        generated content), seen through a mount of its own that may be
+        read-only when this one is not. Subclasses keep their behaviour."""
+        view = copy.copy(self)
+        view.root = self.node_at(task, parts)
+        view.readonly = readonly
+        view.new_ino = self.new_ino        # type: ignore[method-assign]  # one inode numbering for both
+        return view
 
     def node_at(self, task: Any, parts: Parts) -> Node:
         node: Node = self.root

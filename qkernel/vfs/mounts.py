@@ -61,11 +61,17 @@ class Vfs:
 
     # -- building -------------------------------------------------------------
     def mount(self, point: Parts, fs: FileSystem, source: str = "none", type_: str = "none",
-              options: list[str] | None = None) -> Mount:
+              options: list[str] | None = None, cover: bool = False) -> Mount:
+        """Mount `fs` at `point`. With `cover`, the mounts below `point` go
+        too: on Linux they stay attached to the covered mount, out of reach,
+        but in a lexical tree they would still be found by path."""
         m = Mount(fs, point, source, type_, list(options or []))
         old = self.mounts.get(point)
         if old is not None and old is not self.root_mount:
             old.fs.close()             # a later mount at the same place hides the earlier
+        if cover:
+            for below in [p for p in self.mounts if len(p) > len(point) and p[:len(point)] == point]:
+                self.mounts.pop(below).fs.close()
         self.mounts[point] = m
         if not point:
             self.root_mount = m

@@ -151,7 +151,7 @@ class ProcFileSystem(MemFileSystem):
             node = self.node_at(task, loc.parts)
         except SyscallError as e:
             if e.errno == errno.ENOENT and flags & abi.O_CREAT:
-                raise SyscallError(errno.EACCES) from None
+                raise SyscallError(errno.EROFS if self.readonly else errno.EACCES) from None
             raise
         if not isinstance(node, GenFileNode) or flags & abi.O_PATH:
             return super().open(task, loc, flags, mode, path)
@@ -159,6 +159,8 @@ class ProcFileSystem(MemFileSystem):
             raise SyscallError(errno.EEXIST)
         if flags & abi.O_DIRECTORY:
             raise SyscallError(errno.ENOTDIR)
+        if flags & abi.O_ACCMODE != abi.O_RDONLY and self.readonly:
+            raise SyscallError(errno.EROFS)            # a read-only view (readonlyPaths: /proc/sys)
         if flags & abi.O_ACCMODE != abi.O_RDONLY and node.writer is None:
             raise SyscallError(errno.EACCES)
         data = node.content(task) if flags & abi.O_ACCMODE != abi.O_WRONLY else b""
@@ -177,6 +179,8 @@ class ProcFileSystem(MemFileSystem):
 
     def truncate(self, task: Any, parts: tuple[str, ...], length: int) -> None:
         node = self.node_at(task, parts)
+        if self.readonly:
+            raise SyscallError(errno.EROFS)
         if isinstance(node, GenFileNode) and node.writer is not None:
             return
         raise SyscallError(errno.EACCES)
