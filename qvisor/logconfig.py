@@ -88,12 +88,32 @@ def _open_handler(log_path: str) -> logging.Handler:
         return logging.NullHandler()
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, with runc's (logrus's) keys: go-runc and
+    containerd read "msg" of the "error" lines to tell the user why."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import datetime
+        when = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
+        doc = {"level": _JSON_LEVELS.get(record.levelno, record.levelname.lower()),
+               "msg": record.getMessage(),
+               "time": when.isoformat(timespec="microseconds").replace("+00:00", "Z")}
+        if record.exc_info:
+            doc["error"] = self.formatException(record.exc_info)
+        return json.dumps(doc)
+
+
+_JSON_LEVELS = {TRACE: "trace", logging.DEBUG: "debug", logging.INFO: "info",
+                logging.WARNING: "warning", logging.ERROR: "error", logging.CRITICAL: "fatal"}
+
+
 def setup_logging(level: str | None = None, log_path: str | None = None,
-                  config_path: str = CONFIG_PATH) -> logging.Logger:
+                  config_path: str = CONFIG_PATH, fmt: str = "text") -> logging.Logger:
     """Configure and return the "quark" logger.
 
     level overrides the config file's DebugLevel (the CLI's --debug);
-    log_path overrides /var/log/quark/quark.log (the CLI's --log).
+    log_path overrides /var/log/quark/quark.log (the CLI's --log);
+    fmt is "text" or "json" (the CLI's --log-format).
     Calling it again replaces the previous set-up.
     """
     name = _canonical_level(level) if level is not None else None
@@ -112,7 +132,7 @@ def setup_logging(level: str | None = None, log_path: str | None = None,
         return logger
     logger.setLevel(numeric)
     handler = _open_handler(log_path or LOG_PATH)
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(_FORMAT))
     logger.addHandler(handler)
     return logger
 

@@ -70,8 +70,10 @@ def guest_memory_size(config: KernelConfig) -> int:
 
 
 class Sandbox:
-    def __init__(self, config: KernelConfig, log: logging.Logger | None = None) -> None:
+    def __init__(self, config: KernelConfig, log: logging.Logger | None = None,
+                 host_fds: list[int] | None = None) -> None:
         self.config = config
+        self.host_fds = host_fds if host_fds is not None else [0, 1, 2]   # PID 1's fds 0..
         self.log = log or logging.getLogger("quark")
         self.machine: Machine | None = None
         self.kernel: Kernel | None = None
@@ -90,7 +92,7 @@ class Sandbox:
         self.machine = Machine(memory_size)
         kernel = self.kernel = Kernel(self.config, memory_size, self.log)
         kernel.new_address_space = self.machine.new_address_space   # type: ignore[attr-defined]
-        task = kernel.new_init_task(self.machine.new_address_space())
+        task = kernel.new_init_task(self.machine.new_address_space(), self.host_fds)
         entry, rsp = _load_program(self.config.args[0], _init_loader(task, self.config))
         self._init_task, self._init_regs = task, UserRegs(rip=entry, rsp=rsp)
         self.server = QCallServer(self.machine, kernel)
@@ -220,7 +222,7 @@ class Sandbox:
                     "pid": tg.pid,
                     "ppid": tg.parent.pid if tg.parent is not None else 0,
                     "uid": leader.creds.euid,
-                    "comm": leader.comm,
+                    "comm": _text(leader.comm),
                     "threads": len(tg.tasks),
                     "start_ns": tg.start_time_ns,
                 })
@@ -232,6 +234,10 @@ class Sandbox:
             return
         with kernel.lock:
             kernel.forward_host_signal(signo)
+
+
+def _text(value: object) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def run_sandbox(config: KernelConfig, log: logging.Logger | None = None) -> int:

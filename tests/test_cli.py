@@ -5,12 +5,10 @@ import json
 import logging
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
 
-from qkernel.config import KernelConfig
 from qvisor import cli, logconfig
 from qvisor.oci import default_spec
 
@@ -105,34 +103,15 @@ def _good_bundle(tmp_path: Path) -> Path:
     return tmp_path
 
 
-class _SandboxError(Exception):
-    status = 1
-
-
-def test_run_calls_sandbox_with_strace(tmp_path: Path, log_file: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[KernelConfig] = []
-
-    def run_sandbox(config: KernelConfig, log: object = None) -> int:
-        seen.append(config)
-        return 3
-
-    monkeypatch.setitem(sys.modules, "qvisor.sandbox",
-                        types.SimpleNamespace(run_sandbox=run_sandbox, SandboxError=_SandboxError))
-    with pytest.raises(SystemExit) as info:
-        cli.main(["--log", str(log_file), "--strace", "run", str(_good_bundle(tmp_path))])
-    assert info.value.code == 3
-    assert seen[0].args == ["/bin/true"] and seen[0].strace is True
-
-
 def test_internal_error_is_one_line(tmp_path: Path, log_file: Path,
                                     monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    def broken(config: KernelConfig, log: object = None) -> int:
+    from qvisor.container import lifecycle
+
+    def broken(*_args: object) -> int:
         raise RuntimeError("vCPU exploded\nsecond line")
 
-    monkeypatch.setitem(sys.modules, "qvisor.sandbox",
-                        types.SimpleNamespace(run_sandbox=broken, SandboxError=_SandboxError))
+    monkeypatch.setattr(lifecycle, "run", broken)
     with pytest.raises(SystemExit) as info:
         cli.main(["--log", str(log_file), "run", str(_good_bundle(tmp_path))])
     assert info.value.code == 1

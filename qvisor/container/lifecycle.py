@@ -1,0 +1,431 @@
+"""create, start, state, kill, delete, run: runc's lifecycle on quark's sandbox.
+
+Every command works from the state directory (qvisor/oci/state.py) and,
+while the sandbox lives, its control socket. What the host says wins over
+what the files say: a sandbox that died shows as stopped and deletes
+cleanly; `delete` removes everything a container had on the host (sandbox
+process, cgroup, tmpfs directory, state) whatever state it was left in.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from qvisor.container import control
+from qvisor.container.hostproc import NamespaceError, die_with_parent, enter_namespaces
+from qvisor.container.console import become_terminal_owner, open_pty, send_console
+from qvisor.container.daemon import SandboxDaemon, report_ready
+from qvisor.oci import cgroups
+from qvisor.oci.container import ContainerSpec, container_spec_from_doc, load_container_spec
+from qvisor.oci.hooks import HookError, run_hooks
+from qvisor.oci.state import (
+    CREATED, CREATING, PAUSED, RUNNING, STOPPED, ContainerError, ContainerState, StateDir,
+    owner_name, process_alive, process_start_time,
+)
+from qvisor.sandbox import SandboxError
+
+KILL_WAIT = 10.0        # seconds delete waits for a killed sandbox to go
+
+
+@dataclass
+class CreateOptions:
+    root: str
+    id: str
+    bundle: str
+    pid_file: str | None = None
+    console_socket: str | None = None
+    preserve_fds: int = 0
+    systemd_cgroup: bool = False
+    strace: bool = False
+
+
+# ---- create --------------------------------------------------------------------------
+def create(opts: CreateOptions, log: logging.Logger) -> None:
+    """The container "created": its sandbox running with PID 1 loaded."""
+    spec = load_container_spec(opts.bundle)
+    if spec.terminal and not opts.console_socket:
+        raise ContainerError("cannot allocate tty if quark will detach without setting console socket")
+    if not spec.terminal and opts.console_socket:
+        raise ContainerError("cannot use console socket if quark will not detach or allocate tty")
+    sd = StateDir(opts.root, opts.id)
+    _prepare_state(sd, spec, opts)
+    try:
+        pid = _fork_daemon(sd, spec, opts, log)
+        state = sd.load()
+        _run_hooks(spec, state, ("prestart", "createRuntime", "createContainer"), CREATED, log)
+        if opts.pid_file:
+            write_pid_file(opts.pid_file, pid)
+    except BaseException:
+        _destroy(sd, log)
+        raise
+
+
+def _prepare_state(sd: StateDir, spec: ContainerSpec, opts: CreateOptions) -> ContainerState:
+    sd.create()
+    try:
+        shutil.copyfile(os.path.join(spec.bundle, "config.json"), sd.config_path)
+        state = ContainerState(
+            id=opts.id, bundle=spec.bundle, rootfs=spec.kernel.rootfs, owner=owner_name(),
+            annotations=dict(spec.annotations), oci_version=spec.oci_version,
+            cgroup_path=cgroups.cgroup_path(spec.cgroups_path, opts.id, opts.systemd_cgroup),
+            tmpfs_dir=_make_tmpfs_dir(opts.id), systemd_cgroup=opts.systemd_cgroup)
+        spec.kernel.tmpfs_base = state.tmpfs_dir
+        spec.kernel.strace = opts.strace
+        sd.save(state)
+        return state
+    except BaseException:
+        sd.remove()
+        raise
+
+
+def _make_tmpfs_dir(cid: str) -> str:
+    from qkernel.vfs.build import default_temp_base
+    return tempfile.mkdtemp(prefix=f"quark-{cid}-", dir=default_temp_base())
+
+
+def _fork_daemon(sd: StateDir, spec: ContainerSpec, opts: CreateOptions, log: logging.Logger,
+                 foreground: bool = False, autostart: bool = False) -> int:
+    """Fork the sandbox process and wait until it reports PID 1 loaded; its pid."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:                                   # the sandbox process
+        os.close(read_end)
+        if foreground:
+            die_with_parent(parent)
+        status = 1
+        try:
+            status = _daemon_main(sd, spec, opts, write_end, log, foreground, autostart)
+        except BaseException as err:   # noqa: BLE001 - report, never unwind into the CLI's code
+            log.exception("sandbox %s failed", opts.id)
+            report_ready(write_end, f"sandbox: {err}")
+        finally:
+            os._exit(status & 0xFF)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        line = pipe.readline()
+    try:
+        doc = json.loads(line) if line else {"error": "the sandbox process died while starting"}
+    except ValueError:
+        doc = {"error": "the sandbox process sent a bad start-up report"}
+    if "error" in doc:
+        _reap(pid)
+        raise SandboxError(str(doc["error"]), int(doc.get("status", 1)))
+    return pid
+
+
+def _daemon_main(sd: StateDir, spec: ContainerSpec, opts: CreateOptions, ready_fd: int,
+                 log: logging.Logger, foreground: bool, autostart: bool) -> int:
+    keep = {0, 1, 2, ready_fd, *range(3, 3 + opts.preserve_fds), *_log_fds(log)}
+    for sig in (*_TTY_SIGNALS, *_PASSED_ON):
+        signal.signal(sig, signal.SIG_DFL)       # the CLI's forwarding is not ours
+    if spec.terminal and opts.console_socket:
+        master, slave = open_pty(spec.console_size)
+        send_console(opts.console_socket, master)
+        os.close(master)
+        become_terminal_owner(slave)
+    elif not foreground:
+        os.setsid()            # out of the caller's job control: it is a daemon now
+    # A foreground `run` keeps the caller's stdio (a terminal too, as runc does).
+    _close_fds_except(keep)
+    try:
+        enter_namespaces(spec.namespaces)
+        cgroup = cgroups.Cgroup.create(sd.load().cgroup_path)
+        # Joined before the VM exists: v1 charges memory where it was first used.
+        cgroup.add_pid(os.getpid())
+        sd.update(cgroup_paths=cgroup.paths)
+        cgroup.apply(cgroups.parse_resources({"resources": spec.resources}))
+        daemon = SandboxDaemon(sd, spec.kernel, log,
+                               host_fds=[0, 1, 2, *range(3, 3 + opts.preserve_fds)])
+        daemon.prepare()
+    except SandboxError as err:
+        report_ready(ready_fd, str(err), err.status)
+        return err.status
+    except (ContainerError, cgroups.CgroupError, NamespaceError) as err:
+        report_ready(ready_fd, str(err))
+        return 1
+    report_ready(ready_fd)
+    os.close(ready_fd)
+    return daemon.run_until_exit(autostart=autostart)
+
+
+def _log_fds(log: logging.Logger) -> list[int]:
+    fds = []
+    for handler in log.handlers:
+        stream = getattr(handler, "stream", None)
+        try:
+            fds.append(stream.fileno())       # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            pass
+    return fds
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    # Write then rename, as runc does: a reader never sees an empty file.
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.replace(tmp, path)
+
+
+# ---- start ----------------------------------------------------------------------------
+def start(root: str, cid: str, log: logging.Logger) -> None:
+    sd = StateDir(root, cid)
+    with sd.locked():
+        state = sd.load()
+        status = sd.current_status(state)
+        if status == STOPPED:
+            raise ContainerError("cannot start a container that has stopped")
+        if status in (RUNNING, PAUSED):
+            raise ContainerError("cannot start an already running container")
+        if status != CREATED:
+            raise ContainerError(f"cannot start a container in the {status} state")
+        spec = saved_spec(sd)
+        try:
+            _run_hooks(spec, state, ("startContainer",), CREATED, log)
+        except HookError:
+            _kill_sandbox(state)
+            raise
+        try:
+            control.request(sd.socket_path, {"op": "start"})
+        except control.ControlError as err:
+            raise ContainerError(f"cannot start container {cid}: {err}") from None
+        _run_hooks(spec, sd.load(), ("poststart",), RUNNING, log, warn_only=True)
+
+
+# ---- state, list --------------------------------------------------------------------------
+def status_of(sd: StateDir, state: ContainerState) -> str:
+    status = sd.current_status(state)
+    if status in (RUNNING, CREATED) and state.cgroup_path:
+        try:
+            if open_cgroup(state).frozen():
+                return PAUSED
+        except (cgroups.CgroupError, OSError):
+            pass
+    return status
+
+
+def state_of(root: str, cid: str) -> dict[str, object]:
+    sd = StateDir(root, cid)
+    state = sd.load()
+    return state.runtime_state(status_of(sd, state))
+
+
+# ---- kill -----------------------------------------------------------------------------
+def kill(root: str, cid: str, signo: int, everyone: bool, log: logging.Logger) -> None:
+    sd = StateDir(root, cid)
+    state = sd.load()
+    status = status_of(sd, state)
+    if status == STOPPED:
+        raise ContainerError("container not running")
+    if signo == signal.SIGKILL:
+        # The sandbox holds every process of the container: killing it is
+        # the one kill -9 nothing inside can delay.
+        _kill_sandbox(state)
+        return
+    try:
+        control.request(sd.socket_path, {"op": "kill", "signal": signo, "all": everyone})
+    except control.ControlError as err:
+        if not process_alive(state.pid, state.pid_start):
+            raise ContainerError("container not running") from None
+        raise ContainerError(f"cannot signal container {cid}: {err}") from None
+
+
+def open_cgroup(state: ContainerState) -> cgroups.Cgroup:
+    return cgroups.Cgroup.open(state.cgroup_path, state.cgroup_paths or None)
+
+
+def _kill_sandbox(state: ContainerState) -> None:
+    if not process_alive(state.pid, state.pid_start):
+        return
+    if state.cgroup_path:
+        try:
+            open_cgroup(state).thaw()    # a frozen task never dies
+        except (cgroups.CgroupError, OSError):
+            pass
+    try:
+        pidfd = os.pidfd_open(state.pid)
+    except OSError:
+        return
+    try:
+        # Checked again through the pidfd: the pid cannot be reused under us now.
+        if process_start_time(state.pid) == state.pid_start:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def _wait_gone(state: ContainerState, timeout: float = KILL_WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while process_alive(state.pid, state.pid_start):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+# ---- delete ---------------------------------------------------------------------------
+def delete(root: str, cid: str, force: bool, log: logging.Logger) -> None:
+    sd = StateDir(root, cid)
+    if not sd.exists():
+        if force and os.path.isdir(sd.path):
+            sd.remove()                  # a create that died half-way
+            return
+        raise ContainerError(f"container does not exist: {cid}")
+    with sd.locked():
+        state = sd.load()
+        status = status_of(sd, state)
+        if status in (RUNNING, PAUSED) and not force:
+            raise ContainerError(f"cannot delete container {cid} that is not stopped: {status}")
+        _destroy(sd, log, state)
+
+
+def _destroy(sd: StateDir, log: logging.Logger, state: ContainerState | None = None) -> None:
+    """Remove every trace of the container on the host (idempotent)."""
+    if state is None:
+        try:
+            state = sd.load()
+        except ContainerError:
+            sd.remove()
+            return
+    if state.pid:
+        _kill_sandbox(state)
+        if not _wait_gone(state):
+            log.error("sandbox %d of %s does not die", state.pid, state.id)
+    try:
+        spec = saved_spec(sd)
+        _run_hooks(spec, state, ("poststop",), STOPPED, log, warn_only=True)
+    except (ContainerError, HookError) as err:
+        log.warning("poststop hooks of %s: %s", state.id, err)
+    if state.cgroup_path:
+        try:
+            open_cgroup(state).destroy()
+        except (cgroups.CgroupError, OSError) as err:
+            log.warning("cgroup %s of %s: %s", state.cgroup_path, state.id, err)
+    if state.tmpfs_dir:
+        shutil.rmtree(state.tmpfs_dir, ignore_errors=True)
+    sd.remove()
+
+
+def saved_spec(sd: StateDir) -> ContainerSpec | None:
+    """The spec as it was at create (None when it no longer loads, e.g. the
+    bundle's rootfs is gone: then no hooks can run)."""
+    from qvisor.oci.config import read_config
+    from qvisor.oci.errors import BundleError
+    state = sd.load()
+    try:
+        return container_spec_from_doc(read_config(sd.config_path), state.bundle)
+    except BundleError:
+        return None
+
+
+def _run_hooks(spec: ContainerSpec | None, state: ContainerState, phases: tuple[str, ...],
+               status: str, log: logging.Logger, warn_only: bool = False) -> None:
+    if spec is None:
+        return
+    for phase in phases:
+        hooks = spec.hooks.phase(phase)
+        if hooks:
+            run_hooks(hooks, state.hook_state(status), phase, log, warn_only=warn_only)
+
+
+# ---- run ------------------------------------------------------------------------------
+def run(opts: CreateOptions, detach: bool, log: logging.Logger) -> int:
+    """create + start (+ wait + delete unless detached): the container's exit status."""
+    if detach:
+        create(opts, log)
+        try:
+            start(opts.root, opts.id, log)
+        except BaseException:
+            delete(opts.root, opts.id, True, log)
+            raise
+        return 0
+    spec = load_container_spec(opts.bundle)
+    if opts.console_socket and not spec.terminal:
+        raise ContainerError("cannot use console socket if quark will not detach or allocate tty")
+    sd = StateDir(opts.root, opts.id)
+    _prepare_state(sd, spec, opts)
+    try:
+        # Without hooks to run in between, the sandbox starts PID 1 as soon
+        # as it is loaded: no round trip through the control socket.
+        hooks_first = any(spec.hooks.phase(p) for p in
+                          ("prestart", "createRuntime", "createContainer", "startContainer"))
+        with _signals_to_child() as forward:
+            pid = _fork_daemon(sd, spec, opts, log, foreground=True, autostart=not hooks_first)
+            forward.pid = pid
+            if opts.pid_file:
+                write_pid_file(opts.pid_file, pid)
+            if hooks_first:
+                _run_hooks(spec, sd.load(), ("prestart", "createRuntime", "createContainer"),
+                           CREATED, log)
+                start(opts.root, opts.id, log)
+            else:
+                _run_hooks(spec, sd.load(), ("poststart",), RUNNING, log, warn_only=True)
+            return _wait_status(pid)
+    finally:
+        _destroy(sd, log)
+
+
+class _Forwarder:
+    pid = 0
+
+    def __call__(self, signo: int, _frame: object) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signo)
+            except OSError:
+                pass
+
+
+# A terminal's own signals (^C, ^\\, ^Z) reach the sandbox directly (same
+# process group); the rest, sent to this process by a caller, are passed on.
+_TTY_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)
+_PASSED_ON = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
+
+
+@contextlib.contextmanager
+def _signals_to_child() -> Iterator[_Forwarder]:
+    forward = _Forwarder()
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _TTY_SIGNALS}
+    old.update({sig: signal.signal(sig, forward) for sig in _PASSED_ON})
+    try:
+        yield forward
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _wait_status(pid: int) -> int:
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
