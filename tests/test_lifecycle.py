@@ -351,3 +351,44 @@ def read_until(fd: int, want: bytes, timeout: float = 20) -> bytes:
             except OSError:
                 break
     return data
+
+
+def test_hooks_namespaces_and_private_state(runtime: Runtime) -> None:
+    record = runtime.tmp / "hooks.log"
+    hook = runtime.tmp / "hook.sh"
+    hook.write_text(f'#!/bin/sh\necho "$1 $(cat)" >> {record}\n')
+    hook.chmod(0o755)
+    hooks = {phase: [{"path": str(hook), "args": ["hook.sh", phase]}]
+             for phase in ("prestart", "createRuntime", "createContainer", "startContainer",
+                           "poststart", "poststop")}
+    bundle = runtime.bundle("h", ["sleep", "100000"])
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["hooks"] = hooks
+    spec["linux"]["namespaces"] = [{"type": "network"}, {"type": "pid"}, {"type": "mount"}]
+    (bundle / "config.json").write_text(json.dumps(spec))
+    pid_file = runtime.tmp / "pid"
+    assert runtime("create", "-b", str(bundle), "--pid-file", str(pid_file), "h1",
+                   stdout=subprocess.DEVNULL).returncode == 0
+    pid = int(pid_file.read_text())
+    # Only root reaches the state and the control socket; the sandbox has a network namespace of its own.
+    assert os.stat(runtime.root / "h1").st_mode & 0o777 == 0o700
+    assert os.stat(runtime.root / "h1" / "sandbox.sock").st_mode & 0o777 == 0o600
+    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    assert runtime("start", "h1").returncode == 0
+    assert runtime("delete", "--force", "h1").returncode == 0
+    lines = record.read_text().splitlines()
+    phases = [line.split(" ", 1)[0] for line in lines]
+    assert phases == ["prestart", "createRuntime", "createContainer", "startContainer",
+                      "poststart", "poststop"]
+    states = [json.loads(line.split(" ", 1)[1]) for line in lines]
+    assert all(s["id"] == "h1" and s["pid"] == pid and s["bundle"] == str(bundle) for s in states)
+    assert [s["status"] for s in states] == ["created"] * 4 + ["running", "stopped"]
+
+
+def test_failing_hook_fails_create_and_cleans_up(runtime: Runtime) -> None:
+    bundle = runtime.bundle("f", ["true"])
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no network >&2; exit 3"]}]}
+    (bundle / "config.json").write_text(json.dumps(spec))
+    failed(runtime("create", "-b", str(bundle), "f1", stdout=subprocess.DEVNULL), "no network")
+    assert not (runtime.root / "f1").exists()
