@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 QUARK := $(VENV)/bin/quark
-APT_PACKAGES := busybox-static gcc runc
+APT_PACKAGES := busybox-static gcc runc podman containerd conmon
 STAMP := $(VENV)/.quark-installed
 
 # The steps depend on each other in order (gen before native: the C loop
