@@ -159,6 +159,7 @@ def test_lifecycle(runtime: Runtime) -> None:
     assert runtime("delete", "c1").returncode == 0
     failed(runtime("state", "c1"), "container does not exist: c1")
     failed(runtime("delete", "c1"), "container does not exist: c1")
+    assert runtime("delete", "--force", "c1").returncode == 0      # as runc: nothing to do
     assert not (runtime.root / "c1").exists()
     # The caller can read every reason from the JSON log.
     errors = runtime.error_lines()

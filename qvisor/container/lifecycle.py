@@ -297,8 +297,11 @@ def _wait_gone(state: ContainerState, timeout: float = KILL_WAIT) -> bool:
 def delete(root: str, cid: str, force: bool, log: logging.Logger) -> None:
     sd = StateDir(root, cid)
     if not sd.exists():
-        if force and os.path.isdir(sd.path):
-            sd.remove()                  # a create that died half-way
+        if force:
+            # runc's rule: --force of a container that is not there is done
+            # (containerd's shim deletes, then deletes --force); a create
+            # that died half-way may have left a directory without state.
+            sd.remove()
             return
         raise ContainerError(f"container does not exist: {cid}")
     with sd.locked():
