@@ -12,6 +12,8 @@ Benchmarks (programs in bench/programs, built static into the bundle's /bin):
   spawn           fork + execve of a static true + waitpid (spawn_loop)
   futex rt        two threads handing a turn through a futex word, one
                   round trip = two wait/wake hand-overs (futex_pingpong)
+  podman run      `podman run --rm` of hello through conmon, quark vs runc as
+                  the runtime (bench/podman_run.py)
 """
 from __future__ import annotations
 
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spawns", type=int, default=200, help="fork+exec+wait per run")
     ap.add_argument("--rounds", type=int, default=10000, help="futex round trips per run")
     ap.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per run")
+    ap.add_argument("--no-podman", action="store_true", help="skip podman run --rm")
     args = ap.parse_args(argv)
     TIMEOUT = args.timeout
     with tempfile.TemporaryDirectory(prefix="quark-bench-") as tmp:
@@ -140,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                     results[name][key] = bench(fn)
                 except (RuntimeError, ValueError, OSError) as exc:
                     print(f"{name}: failed: {RATIO_NAMES[key]}: {exc}", file=sys.stderr)
+        podman: dict[str, float] = {}
+        if not args.no_podman:
+            from bench.podman_run import podman_run_ms
+            try:
+                podman = podman_run_ms(bundle / "rootfs", args.runs, TIMEOUT)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                print(f"podman: failed: {exc}", file=sys.stderr)
     print(f"{'':10}" + "".join(f" {title:>{width}}" for _, title, width, _ in COLUMNS))
     for name, r in results.items():
         cells = [fmt.format(r[key]) if key in r else "-" for key, _, _, fmt in COLUMNS]
@@ -156,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"quark/{base}: " + ", ".join(ratios))
         print("targets on this PVM host: start+teardown <= 60 ms, getppid <= 25000 ns, "
               "spawn (fork+exec+wait) <= 5000 us (runsc-ptrace here: 7000 us)")
+    if podman:
+        line = "podman run --rm hello (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in podman.items())
+        if "quark" in podman and podman.get("runc"):
+            line += f"; quark/runc x{podman['quark'] / podman['runc']:.2f}"
+        print(line)
     return 0
 
 
