@@ -25,7 +25,7 @@ NODE_TYPES: dict[str, dict[str, object]] = {
     "chardev": {
         "status": "implemented",
         "notes": '',
-        "ops": { "ioctl": ("partial", 'terminals (TCGETS/TCSETS*/TIOCGWINSZ/TIOCSWINSZ) and FIONREAD only'), "mmap": ("partial", '/dev/zero private maps only'), "poll": ("implemented", ''), "read": ("implemented", ''), "seek": ("implemented", ''), "stat": ("implemented", ''), "write": ("implemented", '') },
+        "ops": { "ioctl": ("partial", "terminals: termios, winsize, flush/drain/break and queue sizes forwarded to the host tty; foreground group, session, controlling tty (TIOCSCTTY/TIOCNOTTY) and exclusive mode guest-side with Linux's job-control checks (SIGTTOU/SIGTTIN); no pty masters (/dev/ptmx)"), "mmap": ("partial", '/dev/zero private maps only'), "poll": ("implemented", ''), "read": ("implemented", ''), "seek": ("implemented", ''), "stat": ("implemented", ''), "write": ("implemented", '') },
         "errors": { "getdents": "ENOTDIR", "readlink": "EINVAL", "truncate": "EINVAL" },
     },
     "pipe": {

@@ -22,7 +22,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 from qkernel.arch import UserRegs
 from qkernel.config import KernelConfig
@@ -31,12 +31,26 @@ from qkernel.errors import MustExit, SyscallError
 from qkernel.task import Task
 from qkernel.threadgroup import ThreadGroup
 
+if TYPE_CHECKING:  # pragma: no cover
+    from qkernel.vfs.terminal import Terminal
+
 # Internal "restart me" results, as Linux's (never seen by the guest).
 ERESTARTSYS = 512
 ERESTARTNOINTR = 513
 ERESTARTNOHAND = 514
 ERESTART_RESTARTBLOCK = 516
 PID_MAX = 4194304
+# What a terminal sends its foreground group: SIGINT, SIGQUIT, SIGTSTP, SIGWINCH.
+TTY_SIGNALS = (2, 3, 20, 28)
+
+
+def _stdio_terminal(task: Task) -> "Terminal | None":
+    """The guest terminal among a task's fds 0-2, if any."""
+    for fd in range(3):
+        term = getattr(task.fds.lookup(fd), "terminal", None)
+        if term is not None:
+            return term
+    return None
 
 
 class TaskExit(BaseException):
@@ -96,6 +110,8 @@ class Kernel:
         self._next_pid = 1
         self.launcher: Launcher | None = None
         self.init_tg: ThreadGroup | None = None
+        self.terminal: "Terminal | None" = None     # PID 1's stdio tty, if it is one
+        self.terminals: list["Terminal"] = []       # every guest tty (one per host tty)
         self.strace_out = sys.stderr
         self.shutting_down = False
         from qkernel.vfs.build import build_vfs   # the VFS depends on config only
@@ -217,9 +233,15 @@ class Kernel:
         task.tg.tasks[task.tid] = task
         self.thread_groups[task.tg.pid] = task.tg
 
-    def new_init_task(self, mm: object) -> Task:
-        task = self.new_process_task(mm, self.config, (0, 1, 2))
+    def new_init_task(self, mm: object, host_fds: Iterable[int] = (0, 1, 2)) -> Task:
+        task = self.new_process_task(mm, self.config, host_fds)
         self.init_tg = task.tg
+        term = _stdio_terminal(task)
+        if term is not None and term.session is None:
+            # As runc's container init: a session leader whose controlling
+            # terminal is the console, its group in the foreground.
+            term.attach(task.tg)
+            self.terminal = term
         return task
 
     def new_process_task(self, mm: object, cfg: KernelConfig, host_fds: Iterable[int],
@@ -233,8 +255,12 @@ class Kernel:
         pid = self.alloc_pid()
         tg = ThreadGroup(pid=pid, parent=None, pgid=pid, sid=pid, start_time_ns=time.monotonic_ns())
         creds = Credentials.for_user(cfg.uid, cfg.gid, cfg.additional_gids)
-        task = Task(kernel=self, mm=mm, fds=FdTable.with_stdio(host_fds),   # type: ignore[arg-type]
+        host_fds = tuple(host_fds)
+        term = self._terminal_for(host_fds, cfg.uid)
+        task = Task(kernel=self, mm=mm, fds=FdTable.with_stdio(host_fds, term),  # type: ignore[arg-type]
                     fs=initial_fs_context(self.vfs, cfg), creds=creds, pid=pid, tid=pid, tg=tg)
+        if term is not None and controlling_tty and term.session is None:
+            term.attach(tg)
         for name, (soft, hard) in cfg.rlimits.items():
             if name in RLIMIT_NAMES:
                 task.limits.set(RLIMIT_NAMES.index(name), soft, hard)
@@ -248,12 +274,49 @@ class Kernel:
         self.task_exited(task)
         self.thread_groups.pop(task.tg.pid, None)
 
+    # ---- terminals ----------------------------------------------------------------
+    def terminal_of_stdio(self, host_fds: Iterable[int]) -> "Terminal | None":
+        """The guest terminal of the first tty among `host_fds` (None: no tty)."""
+        for fd in host_fds:
+            for term in self.terminals:
+                if term.is_host_tty(fd):
+                    return term
+        return None
+
+    def _terminal_for(self, host_fds: tuple[int, ...], uid: int) -> "Terminal | None":
+        """The guest terminal for a new process's stdio: the one already made
+        for that host tty, else a new one with its /dev/pts/N (and
+        /dev/console for the first)."""
+        term = self.terminal_of_stdio(host_fds)
+        if term is not None:
+            return term
+        from qkernel.vfs.devices import add_terminal, devfs_mount
+        from qkernel.vfs.mounts import Location
+        from qkernel.vfs.terminal import Terminal
+        minor = len(self.terminals)
+        term = Terminal.from_host_fds(host_fds, minor)
+        if term is None:
+            return None
+        dev = devfs_mount(self.vfs)
+        if dev is not None:
+            add_terminal(dev.fs, term, uid, console=minor == 0)
+            term.location = Location(dev, ("pts", str(minor)))
+        self.terminals.append(term)
+        return term
+
     # ---- signals from the host ---------------------------------------------------
     def forward_host_signal(self, signo: int) -> None:
-        """A signal the sandbox process got from the host (a shim's kill, or
-        the line discipline of the container's terminal): PID 1 takes it, as
-        runc's container init would (call with `lock` held)."""
+        """A signal the sandbox process got from the host (call with `lock`
+        held). The sandbox is the host's foreground process group on the
+        container's terminal, so the host line discipline's signals (^C,
+        ^\\, ^Z, a resize) come here: they go on to the guest terminal's
+        foreground group, as Linux's line discipline sends them. The rest (a
+        shim's kill, a hangup), and everything when there is no terminal,
+        go to PID 1, as runc's container init would get them."""
         from qkernel import signals
+        term = self.terminal
+        if signo in TTY_SIGNALS and term is not None and term.signal_foreground(self, signo):
+            return
         if self.init_tg is not None and not self.init_tg.zombie:
             signals.send_signal(self, self.init_tg, signo, None)
 

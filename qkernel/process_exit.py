@@ -37,6 +37,7 @@ def release_task(kernel: "Kernel", task: "Task") -> None:
     tg.zombie = True
     from qkernel import timers
     timers.on_exit(kernel, tg)
+    _leave_terminal(kernel, tg)
     _reparent_children(kernel, tg)
     parent = tg.parent
     if parent is None or tg is kernel.init_tg:
@@ -75,6 +76,15 @@ def _drop_shared(task: "Task") -> None:
     fds.users = fd_users
     if fd_users <= 0:
         fds.close_all()
+
+
+def _leave_terminal(kernel: "Kernel", tg: ThreadGroup) -> None:
+    """A session leader's exit frees its controlling terminal for another
+    session; the foreground group is hung up (Linux's disassociate_ctty(1))."""
+    term = tg.ctty
+    tg.ctty = None
+    if term is not None and tg.sid == tg.pid and term.session == tg.sid:
+        term.disassociate(kernel, on_exit=True)
 
 
 def _reparent_children(kernel: "Kernel", tg: ThreadGroup) -> None:

@@ -35,6 +35,9 @@ class ThreadGroup:
     exe_path: str = ""
     # Handlers are shared by threads (and by processes made with CLONE_SIGHAND).
     sigactions: dict[int, Any] = field(default_factory=dict)
+    # The controlling terminal (Linux's signal->tty; qkernel.vfs.terminal):
+    # inherited by fork, dropped by setsid and when the session loses it.
+    ctty: Any = None
 
     @property
     def ppid(self) -> int:

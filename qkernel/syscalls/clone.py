@@ -99,7 +99,7 @@ def do_clone(task: Task, flags: int, newsp: int, parent_tid: int, child_tid: int
         parent = parent_tg.parent if flags & CLONE_PARENT else parent_tg
         tg = ThreadGroup(pid=tid, parent=parent, pgid=parent_tg.pgid, sid=parent_tg.sid,
                          exit_signal=flags & CSIGNAL, start_time_ns=time.monotonic_ns(),
-                         exe_path=parent_tg.exe_path)
+                         exe_path=parent_tg.exe_path, ctty=parent_tg.ctty)
         for attr in ("argv", "envp"):          # /proc/<pid>/cmdline until it execs
             if hasattr(parent_tg, attr):
                 setattr(tg, attr, list(getattr(parent_tg, attr)))

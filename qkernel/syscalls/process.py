@@ -493,4 +493,5 @@ def sys_setsid(task: Any) -> int:
     if task.pgid == task.pid:
         raise SyscallError(errno.EPERM)     # already a process group leader
     task.sid = task.pgid = task.pid
+    task.tg.ctty = None                     # a new session starts without a terminal
     return task.pid

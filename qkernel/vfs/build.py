@@ -1,14 +1,14 @@
 """build_vfs: the mount tree of a sandbox, from its KernelConfig.
 
 Root: the rootfs directory (HostFileSystem). Always: /proc (procfs) and /dev
-(in-kernel devices; a configured tmpfs on /dev is replaced by it) and a
-tmpfs at /dev/shm (as every Linux container has; the config's own wins).
-bind: the source directory, read-only with "ro". tmpfs: served by a host
-directory created under `temp_base` (removed by Vfs.close()): by default
-the host's /dev/shm when it is a writable tmpfs, so directory sizes,
-statfs and speed are tmpfs's; else the system temp dir. Its size= option
-is not enforced yet. Other types
-(sysfs, devpts, mqueue, cgroup, ...) are logged as not served and appear as
+(in-kernel devices; a configured tmpfs on /dev, or devpts on /dev/pts, is
+replaced by it) and a tmpfs at /dev/shm (as every Linux container has; the
+config's own wins). bind: the source directory, read-only with "ro".
+tmpfs: served by a host directory created under `temp_base` (removed by
+Vfs.close()): by default the host's /dev/shm when it is a writable tmpfs,
+so directory sizes, statfs and speed are tmpfs's; else the system temp
+dir. Its size= option is not enforced yet. Other types (sysfs, devpts
+elsewhere, mqueue, cgroup, ...) are logged as not served and appear as
 empty read-only directories.
 
 Then, as runc does after the mounts, readonlyPaths and maskedPaths (see
@@ -92,6 +92,8 @@ def _mount_one(vfs: Vfs, spec: MountSpec, log: logging.Logger, temp_base: str | 
         return                          # /proc is always ours
     elif kind == "tmpfs" and point == ("dev",):
         return                          # /dev is served by the in-kernel devices
+    elif kind == "devpts" and point == ("dev", "pts"):
+        return                          # so is /dev/pts: the terminal's pts/0 (devices.add_terminal)
     elif kind == "tmpfs":
         host_dir = tempfile.mkdtemp(prefix="quark-tmpfs-", dir=temp_base)
         os.chmod(host_dir, _tmpfs_mode(spec.options))

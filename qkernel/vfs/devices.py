@@ -1,4 +1,6 @@
-"""/dev: the in-kernel character devices and the standard symlinks."""
+"""/dev: the in-kernel character devices and the standard symlinks, and
+the terminal nodes (/dev/tty always; /dev/pts/0 and /dev/console when the
+container's stdio is a terminal, see terminal.py)."""
 from __future__ import annotations
 
 import errno
@@ -12,6 +14,7 @@ from qkernel.vfs.memfs import DeviceNode, DirNode, MemFileSystem, SymlinkNode
 from qkernel.vfs.statinfo import StatInfo
 
 DEVFS_DEV = 0x06
+TTY_GID = 5               # group tty, as devpts' gid=5 gives the console
 
 
 class DeviceFile(OpenFile):
@@ -56,6 +59,84 @@ class RandomFile(DeviceFile):
         return os.urandom(min(n, MAX_RW))
 
 
+class TerminalNode(DeviceNode):
+    """/dev/pts/0 (and /dev/console, the same node as runc's bind mount of
+    it): the container's terminal, owned by the container's user as runc
+    makes the console (mode 0620, group tty)."""
+
+    def __init__(self, ino: int, terminal: Any, uid: int, gid: int = TTY_GID) -> None:
+        super().__init__(ino, abi.S_IFCHR | 0o620, terminal.rdev, _no_opener)
+        self.terminal = terminal
+        self.uid, self.gid = uid, gid
+
+    def stat(self, task: Any, dev: int) -> StatInfo:
+        s = super().stat(task, dev)
+        s.uid, s.gid = self.uid, self.gid
+        return s
+
+    def open(self, task: Any, flags: int, path: str, dev: int) -> OpenFile:
+        term = self.terminal
+        _check_exclusive(task, term)
+        f = _terminal_file(term, flags, path, self, dev)
+        # Linux's tty_open_proc_set_tty: a session leader without a terminal
+        # that opens one nobody controls (for reading, without O_NOCTTY) gets it.
+        tg = task.tg
+        if (not flags & abi.O_NOCTTY and tg.sid == tg.pid and tg.ctty is None
+                and term.session is None and f.readable):
+            term.attach(tg)
+        return f
+
+
+class CurrentTtyNode(DeviceNode):
+    """/dev/tty: whatever terminal controls the opener; ENXIO without one."""
+
+    def __init__(self, ino: int) -> None:
+        super().__init__(ino, abi.S_IFCHR | 0o666, abi.makedev(5, 0), _no_opener)
+
+    def open(self, task: Any, flags: int, path: str, dev: int) -> OpenFile:
+        term = getattr(task.tg, "ctty", None)
+        if term is None:
+            raise SyscallError(errno.ENXIO)
+        _check_exclusive(task, term)
+        return _terminal_file(term, flags, path, self, dev)
+
+
+def _no_opener(node: DeviceNode, flags: int, path: str) -> OpenFile:
+    raise SyscallError(errno.ENXIO)        # these nodes open through open()
+
+
+def _check_exclusive(task: Any, term: Any) -> None:
+    if term.exclusive and task.creds.euid != 0:
+        raise SyscallError(errno.EBUSY)     # TIOCEXCL: only CAP_SYS_ADMIN may open it
+
+
+def _terminal_file(term: Any, flags: int, path: str, node: DeviceNode, dev: int) -> OpenFile:
+    from qkernel.vfs.tty_file import TerminalFile
+    fd = os.dup(term.host_fd)
+    os.set_inheritable(fd, False)
+    return TerminalFile(fd, flags, path, term, node, dev)
+
+
+def add_terminal(devfs: MemFileSystem, terminal: Any, uid: int, console: bool) -> None:
+    """Give a terminal its /dev/pts/N, and /dev/console for the container's own."""
+    assert isinstance(devfs.root, DirNode)
+    pts = devfs.root.children["pts"]
+    assert isinstance(pts, DirNode)
+    node = TerminalNode(devfs.new_ino(), terminal, uid)
+    pts.children[str(os.minor(terminal.rdev))] = node
+    if console:
+        devfs.root.children["console"] = node
+    terminal.node, terminal.node_dev = node, devfs.dev
+
+
+def devfs_mount(vfs: Any) -> Any:
+    """The mount serving /dev when it is ours (None: /dev came from elsewhere)."""
+    m = vfs.mounts.get(("dev",))
+    if m is not None and isinstance(m.fs, MemFileSystem) and m.fs.dev == DEVFS_DEV:
+        return m
+    return None
+
+
 def _chr(fs: MemFileSystem, major: int, minor: int, cls: type[DeviceFile]) -> DeviceNode:
     return DeviceNode(fs.new_ino(), abi.S_IFCHR | 0o666, abi.makedev(major, minor),
                       lambda node, flags, path: cls(node, flags, path))
@@ -71,6 +152,7 @@ def build_devfs() -> MemFileSystem:
     c["full"] = _chr(fs, 1, 7, FullFile)
     c["random"] = _chr(fs, 1, 8, RandomFile)
     c["urandom"] = _chr(fs, 1, 9, RandomFile)
+    c["tty"] = CurrentTtyNode(fs.new_ino())
     c["fd"] = SymlinkNode(fs.new_ino(), "/proc/self/fd")
     for i, name in enumerate(("stdin", "stdout", "stderr")):
         c[name] = SymlinkNode(fs.new_ino(), f"/proc/self/fd/{i}")

@@ -5,10 +5,13 @@ import errno
 import fcntl
 import os
 import threading
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from qkernel.errors import SyscallError
 from qkernel.vfs.file import OpenFile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qkernel.vfs.terminal import Terminal
 
 # Largest fd number ever handed out whatever RLIMIT_NOFILE says (Linux's nr_open).
 NR_OPEN = 1 << 20
@@ -20,10 +23,13 @@ class FdTable:
         self._lock = threading.Lock()
 
     @classmethod
-    def with_stdio(cls, host_fds: Iterable[int] = (0, 1, 2)) -> "FdTable":
+    def with_stdio(cls, host_fds: Iterable[int] = (0, 1, 2),
+                   terminal: "Terminal | None" = None) -> "FdTable":
         """Guest fds 0/1/2 = dups of the sandbox's host stdio (a closed host
-        fd leaves the guest fd closed too)."""
+        fd leaves the guest fd closed too). Those on `terminal`'s host tty
+        are files of that one guest terminal."""
         from qkernel.vfs.hostfile import HostStream
+        from qkernel.vfs.tty_file import TerminalFile
         table = cls()
         for guest_fd, host_fd in enumerate(host_fds):
             try:
@@ -32,7 +38,13 @@ class FdTable:
             except OSError:
                 continue
             os.set_inheritable(fd, False)
-            table.install_at(guest_fd, HostStream(fd, flags & ~os.O_CLOEXEC, ""), False)
+            flags &= ~os.O_CLOEXEC
+            f: OpenFile
+            if terminal is not None and terminal.is_host_tty(fd):
+                f = TerminalFile(fd, flags, "", terminal)
+            else:
+                f = HostStream(fd, flags, "")
+            table.install_at(guest_fd, f, False)
         return table
 
     # -- queries ----------------------------------------------------------------

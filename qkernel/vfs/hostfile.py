@@ -228,13 +228,14 @@ def _dtype(e: os.DirEntry) -> int:  # type: ignore[type-arg]
 
 class HostStream(HostFdFile):
     """The container's stdio: a host tty, pipe or file dup'ed at start-up.
-    tty ioctls are forwarded to the host fd; process groups are the guest's."""
+    The container's terminal is a TerminalFile (tty_file.py); a tty here is
+    some other host tty, which controls nobody in the guest: its device
+    ioctls are forwarded, job-control ones are ENOTTY."""
 
     def __init__(self, fd: int, flags: int, path: str) -> None:
         super().__init__(fd, flags, path)
         self.is_tty = os.isatty(fd)
         self.seekable = st_mod.S_ISREG(os.fstat(fd).st_mode)
-        self.fg_pgrp: int | None = None      # the tty's foreground group, guest pids
 
     # A tty or pipe may block for as long as the other side likes: wait for
     # readiness in slices (wait_host_fd) and do the host call itself with
@@ -285,22 +286,8 @@ class HostStream(HostFdFile):
     def ioctl(self, task: Any, cmd: int, arg: int) -> int:
         if not self.is_tty:
             raise SyscallError(errno.ENOTTY)
-        if cmd == abi.TCGETS:
-            task.mm.copy_out(arg, _host(fcntl.ioctl, self.fd, cmd, bytes(abi.TERMIOS_SIZE)))
-        elif cmd in (abi.TCSETS, abi.TCSETSW, abi.TCSETSF):
-            _host(fcntl.ioctl, self.fd, cmd, task.mm.copy_in(arg, abi.TERMIOS_SIZE))
-        elif cmd == abi.TIOCGWINSZ:
-            task.mm.copy_out(arg, _host(fcntl.ioctl, self.fd, cmd, bytes(abi.WINSIZE_SIZE)))
-        elif cmd == abi.TIOCSWINSZ:
-            _host(fcntl.ioctl, self.fd, cmd, task.mm.copy_in(arg, abi.WINSIZE_SIZE))
-        elif cmd == abi.TIOCGPGRP:
-            # The host's process groups mean nothing in the guest: answer the guest's.
-            task.mm.write_u32(arg, self.fg_pgrp if self.fg_pgrp is not None else task.pgid)
-        elif cmd == abi.TIOCSPGRP:
-            self.fg_pgrp = task.mm.read_u32(arg)
-        else:
-            raise SyscallError(errno.ENOTTY)
-        return 0
+        from qkernel.vfs.tty_ioctl import host_ioctl
+        return host_ioctl(task, self.fd, cmd, arg)
 
     def proc_link(self) -> str:
         if self.path:

@@ -72,6 +72,11 @@ class DeviceNode(Node):
         s.rdev = self.rdev
         return s
 
+    def open(self, task: Any, flags: int, path: str, dev: int) -> OpenFile:
+        """A new open file; devices whose open depends on the caller
+        (/dev/tty: its controlling terminal) override this."""
+        return self.opener(self, flags, path)
+
 
 class MemDirFile(OpenFile):
     """An open in-kernel directory."""
@@ -196,7 +201,7 @@ class MemFileSystem(FileSystem):
                 raise SyscallError(errno.EISDIR)
             return MemDirFile(self, node, flags, path, loc)
         if isinstance(node, DeviceNode):
-            f = node.opener(node, flags, path)
+            f = node.open(task, flags, path, self.dev)
             f.location = loc
             return f
         raise SyscallError(errno.ENXIO)

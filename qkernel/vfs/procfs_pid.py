@@ -217,7 +217,7 @@ def stat(caller: Any, tg: Any, thread: Any) -> str:
     rsslim = t.limits.get(5)[0] if t is not None else RLIM_INFINITY
     exit_code = (tg.group_exit_status or 0) if tg.zombie else 0
     fields = [
-        tid, f"({_comm(tg, t)})", st, tg.ppid, tg.pgid, tg.sid, 0, -1,
+        tid, f"({_comm(tg, t)})", st, tg.ppid, tg.pgid, tg.sid, *_tty_fields(tg),
         0x400000,                                   # flags (PF_RANDOMIZE-ish; nothing tracked)
         0, 0, 0, 0,                                 # minflt cminflt majflt cmajflt
         _ticks(cpu_ns), 0, _ticks(tg.children_cpu_ns), 0,
@@ -235,6 +235,14 @@ def stat(caller: Any, tg: Any, thread: Any) -> str:
     ]
     assert len(fields) == 52
     return " ".join(str(f) for f in fields) + "\n"
+
+
+def _tty_fields(tg: Any) -> tuple[int, int]:
+    """tty_nr and tpgid: the controlling terminal's device and foreground group."""
+    term = getattr(tg, "ctty", None)
+    if term is None:
+        return 0, -1
+    return term.tty_nr, term.pgrp if term.pgrp is not None else -1
 
 
 def statm(caller: Any, tg: Any, thread: Any) -> str:
