@@ -207,6 +207,23 @@ class Sandbox:
                 if not target.zombie:
                     signals.send_signal(kernel, target, signo, None)
 
+    def signal_process(self, tg: ThreadGroup, signo: int) -> None:
+        """A signal that `quark exec`'s stand-in got. When the process has a
+        terminal, the stand-in owns the host pty, so ^C, ^\\, ^Z and resizes
+        arrive this way: they go to the terminal's foreground group, as a
+        line discipline sends them; anything else goes to the process."""
+        from qkernel import signals
+        from qkernel.kernel import TTY_SIGNALS
+        kernel = self.kernel
+        if kernel is None:
+            return
+        with kernel.lock:
+            term = tg.ctty
+            if signo in TTY_SIGNALS and term is not None and term.signal_foreground(kernel, signo):
+                return
+            if not tg.zombie:
+                signals.send_signal(kernel, tg, signo, None)
+
     def processes(self) -> list[dict[str, object]]:
         """The container's live processes, as `quark ps` shows them."""
         kernel = self.kernel

@@ -393,3 +393,29 @@ def test_failing_hook_fails_create_and_cleans_up(runtime: Runtime) -> None:
     (bundle / "config.json").write_text(json.dumps(spec))
     failed(runtime("create", "-b", str(bundle), "f1", stdout=subprocess.DEVNULL), "no network")
     assert not (runtime.root / "f1").exists()
+
+
+def test_exec_tty_job_control(runtime: Runtime) -> None:
+    bundle = runtime.bundle("x", ["sleep", "100000"])
+    assert runtime("run", "-d", "-b", str(bundle), "x1", stdout=subprocess.DEVNULL).returncode == 0
+    sock_path = str(runtime.tmp / "exec-console.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    pid_file = runtime.tmp / "exec.pid"
+    proc = runtime("exec", "-d", "-t", "--console-socket", sock_path, "--pid-file", str(pid_file),
+                   "x1", "sh")
+    assert proc.returncode == 0, proc.stderr
+    conn, _ = server.accept()
+    _, fds, _, _ = socket.recv_fds(conn, 64, 1)
+    master = fds[0]
+    os.write(master, b"tty; sleep 100\n")
+    assert b"/dev/" in read_until(master, b"/dev/")
+    time.sleep(0.5)
+    os.write(master, b"\x03")                   # ^C ends sleep, not the shell
+    os.write(master, b"echo after-$((1+1))\n")
+    assert b"after-2" in read_until(master, b"after-2")
+    os.write(master, b"exit 4\n")
+    assert os.WEXITSTATUS(reap(int(pid_file.read_text()))) == 4
+    os.close(master)
+    assert runtime("delete", "--force", "x1").returncode == 0

@@ -184,7 +184,7 @@ class SandboxDaemon:
             if message.get("op") == "signal":
                 signo = int(message.get("signal", 0))
                 if 1 <= signo <= 64:
-                    self.sandbox.signal(signo, tg=tg)
+                    self.sandbox.signal_process(tg, signo)
 
 
 def process_spec_from_message(doc: Any) -> ProcessSpec:
