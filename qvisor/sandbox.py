@@ -20,6 +20,7 @@ import dataclasses
 import errno
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -83,6 +84,7 @@ class Sandbox:
         self._init_task = None
         self._init_done = threading.Event()
         self._old_handlers: dict[int, object] = {}
+        self._signals: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self.started = False
 
     # ---- phases -------------------------------------------------------------------
@@ -102,6 +104,11 @@ class Sandbox:
         # vCPU kicks interrupt KVM_RUN with this signal; its handler does
         # nothing, and stays installed: a late kick must never kill the process.
         signal.signal(KICK_SIGNAL, lambda *_: None)
+        # Never stopped by its own terminal: the guest's background reads and
+        # writes are judged by QKernel, not by the host.
+        for sig in (signal.SIGTTIN, signal.SIGTTOU):
+            self._old_handlers[sig] = signal.signal(sig, signal.SIG_IGN)
+        threading.Thread(target=self._forward_loop, name="quark-signals", daemon=True).start()
         for sig in FORWARDED_SIGNALS:
             self._old_handlers[sig] = signal.signal(sig, self._forward)
         self.server.start()
@@ -135,6 +142,7 @@ class Sandbox:
         for sig, handler in self._old_handlers.items():
             signal.signal(sig, handler)        # type: ignore[arg-type]
         self._old_handlers.clear()
+        self._signals.put(None)
         kernel = self.kernel
         if kernel is not None:
             with kernel.lock:
@@ -246,11 +254,18 @@ class Sandbox:
         return out
 
     def _forward(self, signo: int, _frame: object) -> None:
-        kernel = self.kernel
-        if kernel is None:
-            return
-        with kernel.lock:
-            kernel.forward_host_signal(signo)
+        # Only queue it: a handler runs in the main thread between any two
+        # bytecodes, maybe while that thread holds kernel.lock (not reentrant).
+        self._signals.put(signo)
+
+    def _forward_loop(self) -> None:
+        while True:
+            signo = self._signals.get()
+            kernel = self.kernel
+            if signo is None or kernel is None:
+                return
+            with kernel.lock:
+                kernel.forward_host_signal(signo)
 
 
 def _text(value: object) -> str:

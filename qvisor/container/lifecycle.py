@@ -409,10 +409,11 @@ class _Forwarder:
                 pass
 
 
-# A terminal's own signals (^C, ^\\, ^Z) reach the sandbox directly (same
-# process group); the rest, sent to this process by a caller, are passed on.
-_TTY_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)
-_PASSED_ON = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
+# A terminal's own signals (^C, ^\\, ^Z, a resize) reach the sandbox directly
+# (same process group): passing them on too would deliver them twice. The
+# rest, sent to this process by a caller, are passed on.
+_TTY_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGWINCH)
+_PASSED_ON = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 
 @contextlib.contextmanager
