@@ -190,7 +190,7 @@ def resolve_run_target(bundle: str | None, cid: str | None) -> tuple[str, str]:
 
 
 def _create_options(args: argparse.Namespace, cid: str, bundle: str | None):  # type: ignore[no-untyped-def]
-    from qvisor.container.lifecycle import CreateOptions
+    from qvisor.container.spawn import CreateOptions
     return CreateOptions(root=args.root, id=check_id(cid), bundle=bundle or ".",
                          pid_file=args.pid_file, console_socket=args.console_socket,
                          preserve_fds=max(0, args.preserve_fds),
@@ -204,12 +204,12 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from qvisor.container import lifecycle
+    from qvisor.container import run
     bundle, cid = resolve_run_target(args.bundle, args.id)
     opts = _create_options(args, cid, bundle)
     # A bad bundle fails here, before any state exists.
     load_bundle(bundle)
-    return lifecycle.run(opts, args.detach, logconfig.get_logger())
+    return run.run(opts, args.detach, logconfig.get_logger())
 
 
 def cmd_start(args: argparse.Namespace) -> int:

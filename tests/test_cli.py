@@ -106,12 +106,12 @@ def _good_bundle(tmp_path: Path) -> Path:
 def test_internal_error_is_one_line(tmp_path: Path, log_file: Path,
                                     monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from qvisor.container import lifecycle
+    from qvisor.container import run
 
     def broken(*_args: object) -> int:
         raise RuntimeError("vCPU exploded\nsecond line")
 
-    monkeypatch.setattr(lifecycle, "run", broken)
+    monkeypatch.setattr(run, "run", broken)
     with pytest.raises(SystemExit) as info:
         cli.main(["--log", str(log_file), "run", str(_good_bundle(tmp_path))])
     assert info.value.code == 1

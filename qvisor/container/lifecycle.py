@@ -8,44 +8,24 @@ process, cgroup, tmpfs directory, state) whatever state it was left in.
 """
 from __future__ import annotations
 
-import contextlib
-import errno
-import json
 import logging
 import os
 import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Iterator
 
 from qvisor.container import control
-from qvisor.container.hostproc import NamespaceError, die_with_parent, enter_namespaces
-from qvisor.container.console import become_terminal_owner, open_pty, send_console
-from qvisor.container.daemon import SandboxDaemon, report_ready
+from qvisor.container.spawn import CreateOptions, fork_daemon
 from qvisor.oci import cgroups
 from qvisor.oci.container import ContainerSpec, container_spec_from_doc, load_container_spec
 from qvisor.oci.hooks import HookError, run_hooks
 from qvisor.oci.state import (
-    CREATED, CREATING, PAUSED, RUNNING, STOPPED, ContainerError, ContainerState, StateDir,
+    CREATED, PAUSED, RUNNING, STOPPED, ContainerError, ContainerState, StateDir,
     owner_name, process_alive, process_start_time,
 )
-from qvisor.sandbox import SandboxError
 
 KILL_WAIT = 10.0        # seconds delete waits for a killed sandbox to go
-
-
-@dataclass
-class CreateOptions:
-    root: str
-    id: str
-    bundle: str
-    pid_file: str | None = None
-    console_socket: str | None = None
-    preserve_fds: int = 0
-    systemd_cgroup: bool = False
-    strace: bool = False
 
 
 # ---- create --------------------------------------------------------------------------
@@ -57,19 +37,19 @@ def create(opts: CreateOptions, log: logging.Logger) -> None:
     if not spec.terminal and opts.console_socket:
         raise ContainerError("cannot use console socket if quark will not detach or allocate tty")
     sd = StateDir(opts.root, opts.id)
-    _prepare_state(sd, spec, opts)
+    prepare_state(sd, spec, opts)
     try:
-        pid = _fork_daemon(sd, spec, opts, log)
+        pid = fork_daemon(sd, spec, opts, log)
         state = sd.load()
-        _run_hooks(spec, state, ("prestart", "createRuntime", "createContainer"), CREATED, log)
+        run_hook_phases(spec, state, ("prestart", "createRuntime", "createContainer"), CREATED, log)
         if opts.pid_file:
             write_pid_file(opts.pid_file, pid)
     except BaseException:
-        _destroy(sd, log)
+        destroy(sd, log)
         raise
 
 
-def _prepare_state(sd: StateDir, spec: ContainerSpec, opts: CreateOptions) -> ContainerState:
+def prepare_state(sd: StateDir, spec: ContainerSpec, opts: CreateOptions) -> ContainerState:
     sd.create()
     try:
         shutil.copyfile(os.path.join(spec.bundle, "config.json"), sd.config_path)
@@ -90,100 +70,6 @@ def _prepare_state(sd: StateDir, spec: ContainerSpec, opts: CreateOptions) -> Co
 def _make_tmpfs_dir(cid: str) -> str:
     from qkernel.vfs.build import default_temp_base
     return tempfile.mkdtemp(prefix=f"quark-{cid}-", dir=default_temp_base())
-
-
-def _fork_daemon(sd: StateDir, spec: ContainerSpec, opts: CreateOptions, log: logging.Logger,
-                 foreground: bool = False, autostart: bool = False) -> int:
-    """Fork the sandbox process and wait until it reports PID 1 loaded; its pid."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:                                   # the sandbox process
-        os.close(read_end)
-        if foreground:
-            die_with_parent(parent)
-        status = 1
-        try:
-            status = _daemon_main(sd, spec, opts, write_end, log, foreground, autostart)
-        except BaseException as err:   # noqa: BLE001 - report, never unwind into the CLI's code
-            log.exception("sandbox %s failed", opts.id)
-            report_ready(write_end, f"sandbox: {err}")
-        finally:
-            os._exit(status & 0xFF)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        line = pipe.readline()
-    try:
-        doc = json.loads(line) if line else {"error": "the sandbox process died while starting"}
-    except ValueError:
-        doc = {"error": "the sandbox process sent a bad start-up report"}
-    if "error" in doc:
-        _reap(pid)
-        raise SandboxError(str(doc["error"]), int(doc.get("status", 1)))
-    return pid
-
-
-def _daemon_main(sd: StateDir, spec: ContainerSpec, opts: CreateOptions, ready_fd: int,
-                 log: logging.Logger, foreground: bool, autostart: bool) -> int:
-    keep = {0, 1, 2, ready_fd, *range(3, 3 + opts.preserve_fds), *_log_fds(log)}
-    for sig in (*_TTY_SIGNALS, *_PASSED_ON):
-        signal.signal(sig, signal.SIG_DFL)       # the CLI's forwarding is not ours
-    if spec.terminal and opts.console_socket:
-        master, slave = open_pty(spec.console_size)
-        send_console(opts.console_socket, master)
-        os.close(master)
-        become_terminal_owner(slave)
-    elif not foreground:
-        os.setsid()            # out of the caller's job control: it is a daemon now
-    # A foreground `run` keeps the caller's stdio (a terminal too, as runc does).
-    _close_fds_except(keep)
-    try:
-        enter_namespaces(spec.namespaces)
-        cgroup = cgroups.Cgroup.create(sd.load().cgroup_path)
-        # Joined before the VM exists: v1 charges memory where it was first used.
-        cgroup.add_pid(os.getpid())
-        sd.update(cgroup_paths=cgroup.paths)
-        cgroup.apply(cgroups.parse_resources({"resources": spec.resources}))
-        daemon = SandboxDaemon(sd, spec.kernel, log,
-                               host_fds=[0, 1, 2, *range(3, 3 + opts.preserve_fds)])
-        daemon.prepare()
-    except SandboxError as err:
-        report_ready(ready_fd, str(err), err.status)
-        return err.status
-    except (ContainerError, cgroups.CgroupError, NamespaceError) as err:
-        report_ready(ready_fd, str(err))
-        return 1
-    report_ready(ready_fd)
-    os.close(ready_fd)
-    return daemon.run_until_exit(autostart=autostart)
-
-
-def _log_fds(log: logging.Logger) -> list[int]:
-    fds = []
-    for handler in log.handlers:
-        stream = getattr(handler, "stream", None)
-        try:
-            fds.append(stream.fileno())       # type: ignore[union-attr]
-        except (AttributeError, OSError, ValueError):
-            pass
-    return fds
-
-
-def _close_fds_except(keep: set[int]) -> None:
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def write_pid_file(path: str, pid: int) -> None:
@@ -209,7 +95,7 @@ def start(root: str, cid: str, log: logging.Logger) -> None:
             raise ContainerError(f"cannot start a container in the {status} state")
         spec = saved_spec(sd)
         try:
-            _run_hooks(spec, state, ("startContainer",), CREATED, log)
+            run_hook_phases(spec, state, ("startContainer",), CREATED, log)
         except HookError:
             _kill_sandbox(state)
             raise
@@ -217,7 +103,7 @@ def start(root: str, cid: str, log: logging.Logger) -> None:
             control.request(sd.socket_path, {"op": "start"})
         except control.ControlError as err:
             raise ContainerError(f"cannot start container {cid}: {err}") from None
-        _run_hooks(spec, sd.load(), ("poststart",), RUNNING, log, warn_only=True)
+        run_hook_phases(spec, sd.load(), ("poststart",), RUNNING, log, warn_only=True)
 
 
 # ---- state, list --------------------------------------------------------------------------
@@ -309,10 +195,10 @@ def delete(root: str, cid: str, force: bool, log: logging.Logger) -> None:
         status = status_of(sd, state)
         if status in (RUNNING, PAUSED) and not force:
             raise ContainerError(f"cannot delete container {cid} that is not stopped: {status}")
-        _destroy(sd, log, state)
+        destroy(sd, log, state)
 
 
-def _destroy(sd: StateDir, log: logging.Logger, state: ContainerState | None = None) -> None:
+def destroy(sd: StateDir, log: logging.Logger, state: ContainerState | None = None) -> None:
     """Remove every trace of the container on the host (idempotent)."""
     if state is None:
         try:
@@ -326,7 +212,7 @@ def _destroy(sd: StateDir, log: logging.Logger, state: ContainerState | None = N
             log.error("sandbox %d of %s does not die", state.pid, state.id)
     try:
         spec = saved_spec(sd)
-        _run_hooks(spec, state, ("poststop",), STOPPED, log, warn_only=True)
+        run_hook_phases(spec, state, ("poststop",), STOPPED, log, warn_only=True)
     except (ContainerError, HookError) as err:
         log.warning("poststop hooks of %s: %s", state.id, err)
     if state.cgroup_path:
@@ -351,7 +237,7 @@ def saved_spec(sd: StateDir) -> ContainerSpec | None:
         return None
 
 
-def _run_hooks(spec: ContainerSpec | None, state: ContainerState, phases: tuple[str, ...],
+def run_hook_phases(spec: ContainerSpec | None, state: ContainerState, phases: tuple[str, ...],
                status: str, log: logging.Logger, warn_only: bool = False) -> None:
     if spec is None:
         return
@@ -361,75 +247,3 @@ def _run_hooks(spec: ContainerSpec | None, state: ContainerState, phases: tuple[
             run_hooks(hooks, state.hook_state(status), phase, log, warn_only=warn_only)
 
 
-# ---- run ------------------------------------------------------------------------------
-def run(opts: CreateOptions, detach: bool, log: logging.Logger) -> int:
-    """create + start (+ wait + delete unless detached): the container's exit status."""
-    if detach:
-        create(opts, log)
-        try:
-            start(opts.root, opts.id, log)
-        except BaseException:
-            delete(opts.root, opts.id, True, log)
-            raise
-        return 0
-    spec = load_container_spec(opts.bundle)
-    if opts.console_socket and not spec.terminal:
-        raise ContainerError("cannot use console socket if quark will not detach or allocate tty")
-    sd = StateDir(opts.root, opts.id)
-    _prepare_state(sd, spec, opts)
-    try:
-        # Without hooks to run in between, the sandbox starts PID 1 as soon
-        # as it is loaded: no round trip through the control socket.
-        hooks_first = any(spec.hooks.phase(p) for p in
-                          ("prestart", "createRuntime", "createContainer", "startContainer"))
-        with _signals_to_child() as forward:
-            pid = _fork_daemon(sd, spec, opts, log, foreground=True, autostart=not hooks_first)
-            forward.pid = pid
-            if opts.pid_file:
-                write_pid_file(opts.pid_file, pid)
-            if hooks_first:
-                _run_hooks(spec, sd.load(), ("prestart", "createRuntime", "createContainer"),
-                           CREATED, log)
-                start(opts.root, opts.id, log)
-            else:
-                _run_hooks(spec, sd.load(), ("poststart",), RUNNING, log, warn_only=True)
-            return _wait_status(pid)
-    finally:
-        _destroy(sd, log)
-
-
-class _Forwarder:
-    pid = 0
-
-    def __call__(self, signo: int, _frame: object) -> None:
-        if self.pid:
-            try:
-                os.kill(self.pid, signo)
-            except OSError:
-                pass
-
-
-# A terminal's own signals (^C, ^\\, ^Z, a resize) reach the sandbox directly
-# (same process group): passing them on too would deliver them twice. The
-# rest, sent to this process by a caller, are passed on.
-_TTY_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGWINCH)
-_PASSED_ON = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-
-
-@contextlib.contextmanager
-def _signals_to_child() -> Iterator[_Forwarder]:
-    forward = _Forwarder()
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _TTY_SIGNALS}
-    old.update({sig: signal.signal(sig, forward) for sig in _PASSED_ON})
-    try:
-        yield forward
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def _wait_status(pid: int) -> int:
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
