@@ -17,11 +17,15 @@ from typing import Iterator
 import pytest
 
 from qvisor.oci.cgroups import (
-    UINT64_MAX, UNIFIED, Cgroup, CgroupError, Layout, Mount, Resources, cgroup_path,
-    detect_layout, expand_slice, memory_swap_v2, parse_memory_size, parse_mountinfo,
-    parse_proc_cgroup, parse_resources, parse_update_flags, resolve_dirs,
-    resources_from_update, shares_to_weight,
+    Cgroup, CgroupError, Resources, cgroup_path, parse_memory_size, parse_resources,
+    parse_update_flags, resources_from_update,
 )
+from qvisor.oci.cgroups.layout import (
+    UNIFIED, Layout, Mount, detect_layout, parse_mountinfo, parse_proc_cgroup, resolve_dirs,
+)
+from qvisor.oci.cgroups.paths import expand_slice
+from qvisor.oci.cgroups.resources import UINT64_MAX
+from qvisor.oci.cgroups.v2 import memory_swap_v2, shares_to_weight
 from qvisor.oci.errors import BundleError
 
 MIB = 1 << 20
