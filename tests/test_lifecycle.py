@@ -284,6 +284,13 @@ def test_list_ps_pause_resume_update_events(runtime: Runtime) -> None:
     assert runtime("resume", "r1").returncode == 0
     assert runtime.state("r1")["status"] == "running"
     assert runtime("update", "--memory", "256m", "--pids-limit", "50", "r1").returncode == 0
+    state = json.loads((runtime.root / "r1" / "state.json").read_text())
+    cpuset = state["cgroup_paths"].get("cpuset")
+    if cpuset:      # v1: the sandbox joins cpuset only when it gets cpuset limits
+        assert str(state["pid"]) not in Path(cpuset, "cgroup.procs").read_text().split()
+        assert runtime("update", "--cpuset-cpus", "0", "r1").returncode == 0
+        assert Path(cpuset, "cpuset.cpus").read_text().strip() == "0"
+        assert str(state["pid"]) in Path(cpuset, "cgroup.procs").read_text().split()
     events = runtime("events", "--stats", "r1")
     assert events.returncode == 0, events.stderr
     event = json.loads(events.stdout)

@@ -49,9 +49,13 @@ def resume(root: str, cid: str) -> None:
 def update(root: str, cid: str, resources: cgroups.Resources) -> None:
     sd = StateDir(root, cid)
     with sd.locked():
-        if status_of(sd, sd.load()) == STOPPED:
+        state = sd.load()
+        if status_of(sd, state) == STOPPED:
             raise ContainerError("container not running")
-        _cgroup(sd).apply(resources)
+        cgroup = _cgroup(sd)
+        cgroup.apply(resources)
+        if resources.wants_cpuset():
+            cgroup.join_cpuset(state.pid)     # left out at create when it had no cpuset limits
 
 
 def events(root: str, cid: str, interval: float, stats_once: bool,

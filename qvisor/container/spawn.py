@@ -86,11 +86,12 @@ def _daemon_main(sd: StateDir, spec: ContainerSpec, opts: CreateOptions, ready_f
     _close_fds_except(keep)
     try:
         enter_namespaces(spec.namespaces)
+        resources = cgroups.parse_resources({"resources": spec.resources})
         cgroup = cgroups.Cgroup.create(sd.load().cgroup_path)
         # Joined before the VM exists: v1 charges memory where it was first used.
-        cgroup.add_pid(os.getpid())
+        cgroup.add_pid(os.getpid(), cpuset=resources.wants_cpuset())
         sd.update(cgroup_paths=cgroup.paths)
-        cgroup.apply(cgroups.parse_resources({"resources": spec.resources}))
+        cgroup.apply(resources)
         daemon = SandboxDaemon(sd, spec.kernel, log,
                                host_fds=[0, 1, 2, *range(3, 3 + opts.preserve_fds)])
         daemon.prepare()
