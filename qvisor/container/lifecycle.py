@@ -19,7 +19,7 @@ from qvisor.container import control
 from qvisor.container.spawn import CreateOptions, fork_daemon
 from qvisor.oci import cgroups
 from qvisor.oci.container import ContainerSpec, container_spec_from_doc, load_container_spec
-from qvisor.oci.hooks import HookError, run_hooks
+from qvisor.oci.errors import BundleError   # HookError's base: hooks.py (subprocess) loads only when hooks run
 from qvisor.oci.state import (
     CREATED, PAUSED, RUNNING, STOPPED, ContainerError, ContainerState, StateDir,
     owner_name, process_alive, process_start_time,
@@ -96,7 +96,7 @@ def start(root: str, cid: str, log: logging.Logger) -> None:
         spec = saved_spec(sd)
         try:
             run_hook_phases(spec, state, ("startContainer",), CREATED, log)
-        except HookError:
+        except BundleError:               # a failed startContainer hook
             _kill_sandbox(state)
             raise
         try:
@@ -213,7 +213,7 @@ def destroy(sd: StateDir, log: logging.Logger, state: ContainerState | None = No
     try:
         spec = saved_spec(sd)
         run_hook_phases(spec, state, ("poststop",), STOPPED, log, warn_only=True)
-    except (ContainerError, HookError) as err:
+    except (ContainerError, BundleError) as err:
         log.warning("poststop hooks of %s: %s", state.id, err)
     if state.cgroup_path:
         try:
@@ -229,7 +229,6 @@ def saved_spec(sd: StateDir) -> ContainerSpec | None:
     """The spec as it was at create (None when it no longer loads, e.g. the
     bundle's rootfs is gone: then no hooks can run)."""
     from qvisor.oci.config import read_config
-    from qvisor.oci.errors import BundleError
     state = sd.load()
     try:
         return container_spec_from_doc(read_config(sd.config_path), state.bundle)
@@ -238,12 +237,13 @@ def saved_spec(sd: StateDir) -> ContainerSpec | None:
 
 
 def run_hook_phases(spec: ContainerSpec | None, state: ContainerState, phases: tuple[str, ...],
-               status: str, log: logging.Logger, warn_only: bool = False) -> None:
+                    status: str, log: logging.Logger, warn_only: bool = False) -> None:
     if spec is None:
         return
     for phase in phases:
         hooks = spec.hooks.phase(phase)
         if hooks:
+            from qvisor.oci.hooks import run_hooks
             run_hooks(hooks, state.hook_state(status), phase, log, warn_only=warn_only)
 
 
