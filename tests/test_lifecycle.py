@@ -426,3 +426,16 @@ def test_exec_tty_job_control(runtime: Runtime) -> None:
     assert os.WEXITSTATUS(reap(int(pid_file.read_text()))) == 4
     os.close(master)
     assert runtime("delete", "--force", "x1").returncode == 0
+
+
+def test_kill_created_container(runtime: Runtime) -> None:
+    bundle = runtime.bundle("k", ["sleep", "100000"])
+    pid_file = runtime.tmp / "pid"
+    assert runtime("create", "-b", str(bundle), "--pid-file", str(pid_file), "kc",
+                   stdout=subprocess.DEVNULL).returncode == 0
+    # PID 1 never ran, so it has no handler: TERM ends it at once, as with runc.
+    assert runtime("kill", "kc", "SIGTERM").returncode == 0
+    assert os.WEXITSTATUS(reap(int(pid_file.read_text()))) == 128 + signal.SIGTERM
+    assert runtime.state("kc")["status"] == "stopped"
+    failed(runtime("kill", "kc", "TERM"), "container not running")
+    assert runtime("delete", "kc").returncode == 0

@@ -19,7 +19,7 @@ from qvisor.container.daemon import SandboxDaemon, report_ready
 from qvisor.container.hostproc import NamespaceError, die_with_parent, enter_namespaces
 from qvisor.oci import cgroups
 from qvisor.oci.container import ContainerSpec
-from qvisor.oci.state import ContainerError, StateDir
+from qvisor.oci.state import ContainerError, StateDir, process_start_time
 from qvisor.sandbox import SandboxError
 
 # A terminal's own signals (^C, ^\\, ^Z, a resize) reach the sandbox directly
@@ -59,6 +59,8 @@ def fork_daemon(sd: StateDir, spec: ContainerSpec, opts: CreateOptions, log: log
         finally:
             os._exit(status & 0xFF)
     os.close(write_end)
+    # Known at once, so that a `delete --force` while it starts can kill it.
+    sd.update(pid=pid, pid_start=process_start_time(pid))
     with os.fdopen(read_end, "rb") as pipe:
         line = pipe.readline()
     try:

@@ -7,6 +7,7 @@
                 `exec` defaults still work if the bundle is gone)
   sandbox.sock  the running sandbox's control socket
   lock          flock'd by every CLI command that changes the container
+  state.lock    flock'd around each read-modify-write of state.json
 
 The status on disk is what the sandbox last wrote; `current_status` checks it
 against the host: a sandbox that died (crash, kill -9) is "stopped" whatever
@@ -30,6 +31,7 @@ STATE_FILE = "state.json"
 CONFIG_COPY = "config.json"
 SOCKET_NAME = "sandbox.sock"
 LOCK_NAME = "lock"
+UPDATE_LOCK_NAME = "state.lock"
 
 # runc's rule for container ids: they become file names under --root.
 _ID_RE = re.compile(r"^[\w+.-]+$")
@@ -183,11 +185,19 @@ class StateDir:
         os.replace(tmp, os.path.join(self.path, STATE_FILE))
 
     def update(self, **changes: Any) -> ContainerState:
-        state = self.load()
-        for key, value in changes.items():
-            setattr(state, key, value)
-        self.save(state)
-        return state
+        """Read, change, write, under a lock of its own: the CLI and the
+        sandbox both write the state while a container is being created."""
+        fd = os.open(os.path.join(self.path, UPDATE_LOCK_NAME),
+                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            state = self.load()
+            for key, value in changes.items():
+                setattr(state, key, value)
+            self.save(state)
+            return state
+        finally:
+            os.close(fd)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
