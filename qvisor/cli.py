@@ -363,7 +363,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     failure, reported as one line (imported lazily: KVM stays unloaded for
     `spec` and `--help`)."""
     errors: list[type[BaseException]] = [BundleError, UsageError, ContainerError]
-    for module, names in (("qvisor.sandbox", ("SandboxError",)),
+    for module, names in (("qvisor.errors", ("SandboxError",)),
                           ("qvisor.container.control", ("ControlError",)),
                           ("qvisor.oci.hooks", ("HookError",)),
                           ("qvisor.oci.cgroups", ("CgroupError",)),

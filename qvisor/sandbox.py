@@ -32,6 +32,7 @@ from qkernel.errors import SyscallError
 from qkernel.kernel import Kernel, exit_code_of
 from qkernel.loader.elf import ExecFormatError
 from qkernel.threadgroup import ThreadGroup
+from qvisor.errors import SandboxError
 from qvisor.machine import Machine
 from qvisor.qcall import QCallServer
 from qvisor.tasks import TaskLauncher
@@ -42,14 +43,6 @@ MIN_MEMORY = 64 << 20
 # SIGUSR2 is not here: it is the vCPU kick (KICK_SIGNAL).
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
                      signal.SIGUSR1, signal.SIGWINCH, signal.SIGTSTP)
-
-
-class SandboxError(Exception):
-    """The container cannot start; `status` is the exit status to report."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass

@@ -23,7 +23,7 @@ from qvisor.container.lifecycle import status_of, write_pid_file
 from qvisor.oci.errors import BundleError
 from qvisor.oci.fields import get_bool, get_object, get_string, get_string_list, get_uint, get_uint_list, UINT32_MAX
 from qvisor.oci.state import CREATED, RUNNING, ContainerError, StateDir
-from qvisor.sandbox import SandboxError
+from qvisor.errors import SandboxError
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2, signal.SIGWINCH, signal.SIGTSTP, signal.SIGCONT)

@@ -14,9 +14,9 @@ import shutil
 import signal
 import tempfile
 import time
+from typing import TYPE_CHECKING
 
 from qvisor.container import control
-from qvisor.container.spawn import CreateOptions, fork_daemon
 from qvisor.oci import cgroups
 from qvisor.oci.container import ContainerSpec, container_spec_from_doc, load_container_spec
 from qvisor.oci.errors import BundleError   # HookError's base: hooks.py (subprocess) loads only when hooks run
@@ -25,12 +25,16 @@ from qvisor.oci.state import (
     owner_name, process_alive, process_start_time,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - spawn loads KVM and QKernel: only create needs it
+    from qvisor.container.spawn import CreateOptions
+
 KILL_WAIT = 10.0        # seconds delete waits for a killed sandbox to go
 
 
 # ---- create --------------------------------------------------------------------------
 def create(opts: CreateOptions, log: logging.Logger) -> None:
     """The container "created": its sandbox running with PID 1 loaded."""
+    from qvisor.container.spawn import fork_daemon
     spec = load_container_spec(opts.bundle)
     if spec.terminal and not opts.console_socket:
         raise ContainerError("cannot allocate tty if quark will detach without setting console socket")

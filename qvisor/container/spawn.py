@@ -20,7 +20,7 @@ from qvisor.container.hostproc import NamespaceError, die_with_parent, enter_nam
 from qvisor.oci import cgroups
 from qvisor.oci.container import ContainerSpec
 from qvisor.oci.state import ContainerError, StateDir, process_start_time
-from qvisor.sandbox import SandboxError
+from qvisor.errors import SandboxError
 
 # A terminal's own signals (^C, ^\\, ^Z, a resize) reach the sandbox directly
 # when it shares the caller's terminal; the rest are what a caller sends.
