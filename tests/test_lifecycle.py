@@ -305,6 +305,12 @@ def test_list_ps_pause_resume_update_events(runtime: Runtime) -> None:
 def test_exec_detach_pid_file_is_the_exit_status(runtime: Runtime) -> None:
     bundle = runtime.bundle("b", ["sleep", "100000"])     # no children of its own
     assert runtime("run", "-d", "--bundle", str(bundle), "e1", stdout=subprocess.DEVNULL).returncode == 0
+    proc = runtime("exec", "--user", "65534:65534", "--cwd", "/tmp", "--env", "FOO=bar", "e1",
+                   "sh", "-c", 'echo $(id -u):$(id -g) $(pwd) $FOO $PATH')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["65534:65534", "/tmp", "bar", ENV[0].split("=", 1)[1]]
+    failed(runtime("exec", "e1", "/no/such/program"), "No such file or directory")
+    assert runtime("exec", "e1", "/no/such/program").returncode == 127
     process = runtime.tmp / "process.json"
     process.write_text(json.dumps({"args": ["sh", "-c", "sleep 0.2; exit 9"], "cwd": "/",
                                    "env": ENV, "user": {"uid": 0, "gid": 0}}))
