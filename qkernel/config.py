@@ -41,4 +41,5 @@ class KernelConfig:
     masked_paths: list[str] = field(default_factory=list)
     readonly_paths: list[str] = field(default_factory=list)
     strace: bool = False
+    no_new_privileges: bool = False  # process.noNewPrivileges: PR_GET_NO_NEW_PRIVS answers 1
     tmpfs_base: str | None = None    # host dir under which tmpfs mounts live; None = build_vfs's default

@@ -264,6 +264,8 @@ class Kernel:
         for name, (soft, hard) in cfg.rlimits.items():
             if name in RLIMIT_NAMES:
                 task.limits.set(RLIMIT_NAMES.index(name), soft, hard)
+        if cfg.no_new_privileges:
+            task.extra["no_new_privs"] = 1
         task.start_time_ns = time.monotonic_ns()
         self.register(task)
         return task

@@ -144,7 +144,7 @@ def _add_exec(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--preserve-fds", type=int, default=0)
     for ignored in ("--cap", "-c", "--process-label", "--apparmor"):
         ex.add_argument(ignored, action="append", help=argparse.SUPPRESS)
-    ex.add_argument("--no-new-privs", action="store_true", help=argparse.SUPPRESS)
+    ex.add_argument("--no-new-privs", action="store_true", help="set no_new_privs for the process")
     ex.add_argument("--ignore-paused", action="store_true", help=argparse.SUPPRESS)
     ex.add_argument("id", metavar="ID")
     ex.add_argument("args", nargs=argparse.REMAINDER)
@@ -260,7 +260,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
     opts = ExecOptions(root=args.root, id=args.id, args=command, process_file=args.process,
                        detach=args.detach, tty=args.tty, console_socket=args.console_socket,
                        pid_file=args.pid_file, env=args.env, cwd=args.cwd, user=args.user,
-                       additional_gids=args.additional_gids, preserve_fds=max(0, args.preserve_fds))
+                       additional_gids=args.additional_gids, preserve_fds=max(0, args.preserve_fds),
+                       no_new_privs=args.no_new_privs)
     return exec_process(opts, logconfig.get_logger())
 
 

@@ -55,6 +55,7 @@ class ProcessSpec:
     gid: int = 0
     additional_gids: list[int] = field(default_factory=list)
     terminal: bool = False
+    no_new_privileges: bool = False
 
 
 def guest_memory_size(config: KernelConfig) -> int:
@@ -164,7 +165,8 @@ class Sandbox:
             raise SandboxError("the container is not running")
         config = dataclasses.replace(self.config, args=spec.args, env=spec.env, cwd=spec.cwd,
                                      uid=spec.uid, gid=spec.gid,
-                                     additional_gids=spec.additional_gids)
+                                     additional_gids=spec.additional_gids,
+                                     no_new_privileges=spec.no_new_privileges)
         with kernel.lock:
             task = kernel.new_process_task(machine.new_address_space(), config, host_fds,
                                            controlling_tty=spec.terminal)

@@ -309,6 +309,9 @@ def test_exec_detach_pid_file_is_the_exit_status(runtime: Runtime) -> None:
                    "sh", "-c", 'echo $(id -u):$(id -g) $(pwd) $FOO $PATH')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["65534:65534", "/tmp", "bar", ENV[0].split("=", 1)[1]]
+    # noNewPrivileges (true in the default spec) holds for exec'd processes and their children.
+    proc = runtime("exec", "e1", "sh", "-c", "grep NoNewPrivs /proc/self/status")
+    assert proc.stdout.split() == ["NoNewPrivs:", "1"], proc.stderr
     failed(runtime("exec", "e1", "/no/such/program"), "No such file or directory")
     assert runtime("exec", "e1", "/no/such/program").returncode == 127
     process = runtime.tmp / "process.json"
@@ -445,3 +448,12 @@ def test_kill_created_container(runtime: Runtime) -> None:
     assert runtime.state("kc")["status"] == "stopped"
     failed(runtime("kill", "kc", "TERM"), "container not running")
     assert runtime("delete", "kc").returncode == 0
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_no_new_privileges(runtime: Runtime, flag: bool) -> None:
+    bundle = runtime.bundle("n", ["sh", "-c", "grep NoNewPrivs /proc/self/status"],
+                            noNewPrivileges=flag)
+    proc = runtime("run", "-b", str(bundle), "nnp")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["NoNewPrivs:", str(int(flag))]

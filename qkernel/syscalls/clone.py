@@ -126,6 +126,8 @@ def do_clone(task: Task, flags: int, newsp: int, parent_tid: int, child_tid: int
     child.limits.values = list(task.limits.values)
     child.comm = task.comm
     child.sigmask = task.sigmask
+    if task.extra.get("no_new_privs"):
+        child.extra["no_new_privs"] = 1       # inherited by children, as on Linux
     child.start_time_ns = time.monotonic_ns()
     if not (flags & CLONE_VM and not flags & CLONE_VFORK):
         child.sigaltstack = task.sigaltstack

@@ -201,7 +201,8 @@ def process_spec_from_message(doc: Any) -> ProcessSpec:
     return ProcessSpec(args=list(args), env=list(env), cwd=str(doc.get("cwd") or "/"),
                        uid=int(doc.get("uid", 0)), gid=int(doc.get("gid", 0)),
                        additional_gids=[int(g) for g in groups],
-                       terminal=bool(doc.get("terminal", False)))
+                       terminal=bool(doc.get("terminal", False)),
+                       no_new_privileges=bool(doc.get("noNewPrivileges", False)))
 
 
 def _close(fds: list[int]) -> None:

@@ -44,6 +44,7 @@ class ExecOptions:
     user: str | None = None
     additional_gids: list[int] = field(default_factory=list)
     preserve_fds: int = 0
+    no_new_privs: bool = False
 
 
 def process_doc(opts: ExecOptions, container_process: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +78,7 @@ def process_doc(opts: ExecOptions, container_process: dict[str, Any]) -> dict[st
         "cwd": opts.cwd or container_process.get("cwd") or "/",
         "user": user,
         "terminal": opts.tty,
+        "noNewPrivileges": bool(container_process.get("noNewPrivileges")) or opts.no_new_privs,
     }
     return _checked(doc, "process")
 
@@ -100,6 +102,8 @@ def _checked(doc: dict[str, Any], where: str) -> dict[str, Any]:
             "additionalGids": get_uint_list(user, "additionalGids", f"{where}.user.additionalGids",
                                             UINT32_MAX),
             "terminal": get_bool(doc, "terminal", f"{where}.terminal", default=False),
+            "noNewPrivileges": get_bool(doc, "noNewPrivileges", f"{where}.noNewPrivileges",
+                                        default=False),
         }
     except BundleError as err:
         raise ContainerError(str(err)) from None

@@ -154,6 +154,7 @@ def container_spec_from_doc(doc: dict[str, Any], bundle_dir: str) -> ContainerSp
         apparmor_profile=_string(process, "apparmorProfile", "process.apparmorProfile"),
         selinux_label=_string(process, "selinuxLabel", "process.selinuxLabel"),
     )
+    kernel.no_new_privileges = spec.no_new_privileges
     spec.capabilities, unknown = _capabilities(process)
     if unknown:
         # runc 1.1 starts the container anyway and says this (same words).
