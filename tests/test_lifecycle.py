@@ -381,6 +381,7 @@ def test_hooks_namespaces_and_private_state(runtime: Runtime) -> None:
     bundle = runtime.bundle("h", ["sleep", "100000"])
     spec = json.loads((bundle / "config.json").read_text())
     spec["hooks"] = hooks
+    spec["process"]["oomScoreAdj"] = 123
     spec["linux"]["namespaces"] = [{"type": "network"}, {"type": "pid"}, {"type": "mount"}]
     (bundle / "config.json").write_text(json.dumps(spec))
     pid_file = runtime.tmp / "pid"
@@ -391,6 +392,7 @@ def test_hooks_namespaces_and_private_state(runtime: Runtime) -> None:
     assert os.stat(runtime.root / "h1").st_mode & 0o777 == 0o700
     assert os.stat(runtime.root / "h1" / "sandbox.sock").st_mode & 0o777 == 0o600
     assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    assert Path(f"/proc/{pid}/oom_score_adj").read_text().strip() == "123"
     assert runtime("start", "h1").returncode == 0
     assert runtime("delete", "--force", "h1").returncode == 0
     lines = record.read_text().splitlines()

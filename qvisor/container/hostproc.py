@@ -1,5 +1,5 @@
-"""Host-process settings of a sandbox: its network namespace, and dying with
-its parent when that parent is a foreground `quark run`.
+"""Host-process settings of a sandbox: its network namespace, its OOM score,
+and dying with its parent when that parent is a foreground `quark run`.
 
 The guest's pid, uts, ipc and mount namespaces are the sandbox itself (QKernel
 gives the guest its own of each); the host network namespace is the one
@@ -53,3 +53,15 @@ def die_with_parent(parent_pid: int) -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def set_oom_score_adj(value: int | None) -> None:
+    """process.oomScoreAdj, for the sandbox: it is what the host's OOM
+    killer sees of the container (runc sets it on the container's init)."""
+    if value is None:
+        return
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError as err:
+        raise NamespaceError(f"cannot set oom_score_adj to {value}: {err.strerror}") from None

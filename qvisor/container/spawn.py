@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from qvisor.container.console import become_terminal_owner, open_pty, send_console
 from qvisor.container.daemon import SandboxDaemon, report_ready
-from qvisor.container.hostproc import NamespaceError, die_with_parent, enter_namespaces
+from qvisor.container.hostproc import NamespaceError, die_with_parent, enter_namespaces, set_oom_score_adj
 from qvisor.oci import cgroups
 from qvisor.oci.container import ContainerSpec
 from qvisor.oci.state import ContainerError, StateDir, process_start_time
@@ -89,6 +89,7 @@ def _daemon_main(sd: StateDir, spec: ContainerSpec, opts: CreateOptions, ready_f
     _close_fds_except(keep)
     try:
         enter_namespaces(spec.namespaces)
+        set_oom_score_adj(spec.oom_score_adj)
         resources = cgroups.parse_resources({"resources": spec.resources})
         cgroup = cgroups.Cgroup.create(sd.load().cgroup_path)
         sd.update(cgroup_paths=cgroup.paths)
