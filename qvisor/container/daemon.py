@@ -24,6 +24,8 @@ from qvisor.sandbox import ProcessSpec, Sandbox, SandboxError
 
 # Signals whose default action ends a process: what `kill` of a created
 # (not yet started) container must honour at once, as runc's does.
+REQUEST_TIMEOUT = 30.0     # seconds a client has to send its request
+
 _NON_FATAL = {signal.SIGCHLD, signal.SIGCONT, signal.SIGURG, signal.SIGWINCH,
               signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
 
@@ -103,6 +105,8 @@ class SandboxDaemon:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
+            # A client that connects and says nothing must not hold a thread forever.
+            conn.settimeout(REQUEST_TIMEOUT)
             try:
                 message, fds = control.recv_message(conn, want_fds=True)
                 if message is None:
@@ -118,7 +122,7 @@ class SandboxDaemon:
                     reply: dict[str, Any] = {"error": f"unknown request {op!r}"}
                 else:
                     reply = handler(message)
-            except (control.ControlError, SandboxError, ValueError, TypeError) as err:
+            except (control.ControlError, SandboxError, ValueError, TypeError, OSError) as err:
                 reply = {"error": str(err)}
             except Exception as err:   # noqa: BLE001 - a quark bug must not kill the sandbox
                 self.log.exception("control request failed")
@@ -163,6 +167,7 @@ class SandboxDaemon:
         finally:
             _close(fds)                 # the guest has its own dups
         control.send_message(conn, {"pid": tg.pid})
+        conn.settimeout(None)          # from now on the connection lives as long as the process
         threading.Thread(target=self._exec_client, args=(conn, tg), daemon=True).start()
         status = self.sandbox.wait_process(tg)
         try:
