@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import sys
 import threading
 import time
@@ -234,7 +235,7 @@ class Kernel:
         self.thread_groups[task.tg.pid] = task.tg
 
     def new_init_task(self, mm: object, host_fds: Iterable[int] = (0, 1, 2)) -> Task:
-        task = self.new_process_task(mm, self.config, host_fds)
+        task = self.new_process_task(mm, self.config, host_fds, console=True)
         self.init_tg = task.tg
         term = _stdio_terminal(task)
         if term is not None and term.session is None:
@@ -245,7 +246,7 @@ class Kernel:
         return task
 
     def new_process_task(self, mm: object, cfg: KernelConfig, host_fds: Iterable[int],
-                         controlling_tty: bool = False) -> Task:
+                         controlling_tty: bool = False, console: bool = False) -> Task:
         """A new process with no parent in the container (PID 1, or one that
         `quark exec` adds): its own session and group, fds 0.. dups of
         `host_fds`, credentials, cwd and rlimits from `cfg` (lock held)."""
@@ -256,7 +257,7 @@ class Kernel:
         tg = ThreadGroup(pid=pid, parent=None, pgid=pid, sid=pid, start_time_ns=time.monotonic_ns())
         creds = Credentials.for_user(cfg.uid, cfg.gid, cfg.additional_gids)
         host_fds = tuple(host_fds)
-        term = self._terminal_for(host_fds, cfg.uid)
+        term = self._terminal_for(host_fds, cfg.uid, console)
         task = Task(kernel=self, mm=mm, fds=FdTable.with_stdio(host_fds, term),  # type: ignore[arg-type]
                     fs=initial_fs_context(self.vfs, cfg), creds=creds, pid=pid, tid=pid, tg=tg)
         if term is not None and controlling_tty and term.session is None:
@@ -285,7 +286,8 @@ class Kernel:
                     return term
         return None
 
-    def _terminal_for(self, host_fds: tuple[int, ...], uid: int) -> "Terminal | None":
+    def _terminal_for(self, host_fds: tuple[int, ...], uid: int,
+                      console: bool) -> "Terminal | None":
         """The guest terminal for a new process's stdio: the one already made
         for that host tty, else a new one with its /dev/pts/N (and
         /dev/console for the first)."""
@@ -295,16 +297,33 @@ class Kernel:
         from qkernel.vfs.devices import add_terminal, devfs_mount
         from qkernel.vfs.mounts import Location
         from qkernel.vfs.terminal import Terminal
-        minor = len(self.terminals)
+        used = {os.minor(t.rdev) for t in self.terminals}
+        minor = min(set(range(len(used) + 1)) - used)
         term = Terminal.from_host_fds(host_fds, minor)
         if term is None:
             return None
+        if not console:
+            # A `quark exec -t` pty: gone with its last guest file, so the
+            # caller's pty sees the end and /dev/pts/N goes away (PID 1's
+            # terminal, the container's console, stays).
+            term.on_unused = self._drop_terminal
         dev = devfs_mount(self.vfs)
         if dev is not None:
-            add_terminal(dev.fs, term, uid, console=minor == 0)
+            add_terminal(dev.fs, term, uid, console=console)
             term.location = Location(dev, ("pts", str(minor)))
         self.terminals.append(term)
         return term
+
+    def _drop_terminal(self, term: "Terminal") -> None:
+        from qkernel.vfs.devices import devfs_mount, remove_terminal
+        if term.session is not None:
+            term.release_session(self)
+        if term in self.terminals:
+            self.terminals.remove(term)
+        dev = devfs_mount(self.vfs)
+        if dev is not None:
+            remove_terminal(dev.fs, term)
+        term.close()
 
     # ---- signals from the host ---------------------------------------------------
     def forward_host_signal(self, signo: int) -> None:

@@ -416,6 +416,8 @@ def test_failing_hook_fails_create_and_cleans_up(runtime: Runtime) -> None:
 def test_exec_tty_job_control(runtime: Runtime) -> None:
     bundle = runtime.bundle("x", ["sleep", "100000"])
     assert runtime("run", "-d", "-b", str(bundle), "x1", stdout=subprocess.DEVNULL).returncode == 0
+    sandbox = runtime.state("x1")["pid"]
+    fds_before = fd_targets(sandbox)
     sock_path = str(runtime.tmp / "exec-console.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(sock_path)
@@ -436,6 +438,10 @@ def test_exec_tty_job_control(runtime: Runtime) -> None:
     os.write(master, b"exit 4\n")
     assert os.WEXITSTATUS(reap(int(pid_file.read_text()))) == 4
     os.close(master)
+    # The exec's pty is gone from the sandbox with its process (no fd kept, no /dev/pts/1).
+    assert fd_targets(sandbox) == fds_before
+    assert runtime("exec", "x1", "ls", "/dev/pts").stdout.split() == ["0"] or \
+        runtime("exec", "x1", "ls", "/dev/pts").stdout.split() == []
     assert runtime("delete", "--force", "x1").returncode == 0
 
 
@@ -459,3 +465,43 @@ def test_no_new_privileges(runtime: Runtime, flag: bool) -> None:
     proc = runtime("run", "-b", str(bundle), "nnp")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["NoNewPrivs:", str(int(flag))]
+
+
+def test_exec_tty_relays_our_terminal(runtime: Runtime) -> None:
+    """`quark exec -t` typed at a terminal (no console socket): ^C reaches the process."""
+    bundle = runtime.bundle("y", ["sleep", "100000"])
+    assert runtime("run", "-d", "-b", str(bundle), "y1", stdout=subprocess.DEVNULL).returncode == 0
+    master, slave = os.openpty()
+    cmd = [str(ROOT / ".venv" / "bin" / "quark"), "--root", str(runtime.root), "--log",
+           str(runtime.log), "exec", "-t", "y1", "sh"]
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        assert b"# " in read_until(master, b"# ")       # the prompt: our terminal is relayed
+        os.write(master, b"echo $((6*7))\r")
+        assert b"42" in read_until(master, b"42")
+        os.write(master, b"sleep 100\r")
+        time.sleep(0.5)
+        os.write(master, b"\x03")
+        os.write(master, b"echo after-$((1+1))\r")
+        assert b"after-2" in read_until(master, b"after-2")
+        os.write(master, b"exit 3\r")
+        assert proc.wait(timeout=20) == 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert runtime("delete", "--force", "y1").returncode == 0
+
+
+def fd_targets(pid: int) -> dict[str, str]:
+    """A sandbox's open fds, but its vCPUs (KVM cannot destroy one: they are pooled)."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if not target.startswith("anon_inode:kvm-vcpu"):
+            out[fd] = target
+    return out

@@ -48,7 +48,8 @@ def kernel(tmp_path: Path, pty: tuple[int, int]) -> Kernel:
     """PID 1 with the pty's slave as fds 0-2 and controlling terminal."""
     k = Kernel(KernelConfig(rootfs=str(tmp_path), args=["/init"]), 64 << 20)
     slave = pty[1]
-    init = k.new_process_task(FlatMemory(), k.config, (slave, slave, slave), controlling_tty=True)
+    init = k.new_process_task(FlatMemory(), k.config, (slave, slave, slave), controlling_tty=True,
+                               console=True)
     k.init_tg = init.tg
     k.terminal = init.tg.ctty
     return k

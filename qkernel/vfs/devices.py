@@ -129,6 +129,16 @@ def add_terminal(devfs: MemFileSystem, terminal: Any, uid: int, console: bool) -
     terminal.node, terminal.node_dev = node, devfs.dev
 
 
+def remove_terminal(devfs: MemFileSystem, terminal: Any) -> None:
+    """Take a terminal's /dev/pts/N away (its last file closed)."""
+    assert isinstance(devfs.root, DirNode)
+    pts = devfs.root.children["pts"]
+    assert isinstance(pts, DirNode)
+    name = str(os.minor(terminal.rdev))
+    if pts.children.get(name) is terminal.node:
+        del pts.children[name]
+
+
 def devfs_mount(vfs: Any) -> Any:
     """The mount serving /dev when it is ours (None: /dev came from elsewhere)."""
     m = vfs.mounts.get(("dev",))

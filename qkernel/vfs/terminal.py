@@ -48,6 +48,8 @@ class Terminal:
         self.location: Any = None         # where that node is mounted (fd magic links)
         self._host_id = _tty_id(host_fd)
         self._close = weakref.finalize(self, os.close, host_fd)
+        self.open_files = 0               # guest files open on it (TerminalFile)
+        self.on_unused: Any = None        # called when the last one closes (see Kernel)
 
     @classmethod
     def from_host_fds(cls, host_fds: Iterable[int] = (0, 1, 2), minor: int = 0) -> "Terminal | None":
@@ -72,6 +74,14 @@ class Terminal:
 
     def close(self) -> None:
         self._close()
+
+    def file_opened(self) -> None:
+        self.open_files += 1
+
+    def file_closed(self) -> None:
+        self.open_files -= 1
+        if self.open_files <= 0 and self.on_unused is not None:
+            self.on_unused(self)
 
     @property
     def tty_nr(self) -> int:

@@ -32,12 +32,19 @@ class TerminalFile(HostStream):
                  node: Any = None, node_dev: int = 0) -> None:
         super().__init__(fd, flags, path)
         self.terminal = terminal
+        terminal.file_opened()
         # The node it was opened through (/dev/tty is not /dev/pts/0 to
         # fstat); stdio has the terminal's own.
         self.node = node if node is not None else terminal.node
         self.node_dev = node_dev if node is not None else terminal.node_dev
         if node is None:
             self.location = terminal.location   # /proc/<pid>/fd/N reopens /dev/pts/0
+
+    def release(self) -> None:
+        closing = self.fd >= 0
+        super().release()
+        if closing:
+            self.terminal.file_closed()
 
     def read(self, task: Any, n: int) -> bytes:
         if n > 0:

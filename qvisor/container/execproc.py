@@ -154,13 +154,26 @@ def exec_process(opts: ExecOptions, log: logging.Logger) -> int:
                 write_pid_file(opts.pid_file, pid)
             return 0
         _detach_stdio()
+    if tty and master >= 0:
+        # Our own terminal is relayed; a forked stand-in owns the pty.
+        from qvisor.container.relay import relay_terminal
+        done_read, done_write = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:
+            os.close(master)
+            os.close(done_read)
+            _take_terminal(slave)
+            os.close(slave)
+            os._exit(_stand_in(sock) & 0xFF)     # done_write closes with us
+        sock.close()
+        os.close(slave)
+        os.close(done_write)
+        return relay_terminal(master, pid, done_read)
     if tty:
         # Own the pty as our controlling terminal: its ^C and resizes then
         # come to us as signals, and we forward them into the container.
         _take_terminal(slave)
         os.close(slave)
-        if master >= 0:
-            return _relay_terminal(sock, master)
     return _stand_in(sock)
 
 
@@ -206,56 +219,3 @@ def _stand_in(sock: socket.socket) -> int:
             return 137                  # the sandbox went away: killed with it
         if "exit" in message:
             return int(message["exit"])
-
-
-def _relay_terminal(sock: socket.socket, master: int) -> int:
-    """`exec -t` without a console socket: our own terminal is relayed to the
-    new pty (as runc does for a foreground exec)."""
-    import select
-    import termios
-    import tty as ttymod
-    _install_forwarding(sock)
-    saved = None
-    if os.isatty(0):
-        saved = termios.tcgetattr(0)
-        ttymod.setraw(0)
-    try:
-        sock.setblocking(False)
-        while True:
-            ready, _, _ = select.select([0, master, sock], [], [])
-            if 0 in ready:
-                data = os.read(0, 4096)
-                if data:
-                    os.write(master, data)
-            if master in ready:
-                try:
-                    data = os.read(master, 4096)
-                except OSError:
-                    data = b""
-                if data:
-                    os.write(1, data)
-            if sock in ready:
-                sock.setblocking(True)
-                message, _ = control.recv_message(sock)
-                if message is None:
-                    return 137
-                if "exit" in message:
-                    _drain(master)
-                    return int(message["exit"])
-                sock.setblocking(False)
-    finally:
-        if saved is not None:
-            termios.tcsetattr(0, termios.TCSADRAIN, saved)
-
-
-def _drain(master: int) -> None:
-    import select
-    while select.select([master], [], [], 0.05)[0]:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            return
-        if not data:
-            return
-        os.write(1, data)
-
