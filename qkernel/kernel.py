@@ -290,7 +290,7 @@ class Kernel:
                       console: bool) -> "Terminal | None":
         """The guest terminal for a new process's stdio: the one already made
         for that host tty, else a new one with its /dev/pts/N (and
-        /dev/console for the first)."""
+        /dev/console when it is PID 1's, `console`)."""
         term = self.terminal_of_stdio(host_fds)
         if term is not None:
             return term
