@@ -95,6 +95,8 @@ def _spec_for(name: str) -> dict[str, Any]:
     proc["args"] = [f"/t/{name}"]
     proc["terminal"] = False
     proc["cwd"] = "/"
+    # The reference is the program run natively, where no_new_privs starts unset.
+    proc["noNewPrivileges"] = False
     proc.setdefault("env", ["PATH=/usr/bin:/bin"])
     # The programs write below /tmp of the (private, copied) root.
     spec["root"] = {"path": "rootfs", "readonly": False}
