@@ -96,3 +96,12 @@ def test_args_missing(tmp_path: Path) -> None:
     del config["process"]["args"]
     (tmp_path / "config.json").write_text(json.dumps(config))
     one_line_error(quark("run", "--bundle", str(tmp_path), "x"), "args")
+
+
+def test_unix_recv_waitall_loses_nothing(bundle: Path) -> None:
+    """MSG_WAITALL that must wait after taking part of the data (served by
+    the QCall poller first) still returns every byte, in order."""
+    prog = compile_program("unix_waitall", bundle / "rootfs")
+    ours = run_in_quark(bundle, [prog])
+    native = run_native(bundle / "rootfs", [prog])
+    assert (ours.status, ours.stdout) == (native.status, native.stdout) == (0, "all 3000 bytes in order\n")

@@ -389,6 +389,11 @@ class UnixSocket(OpenFile):
         if self.connection and self.state != CONNECTED:
             raise SyscallError(errno.EINVAL)
         nonblock = self._nonblock(flags)
+        if (flags & MSG_WAITALL and not flags & (MSG_PEEK | MSG_DONTWAIT) and not nonblock
+                and self.stype == SOCK_STREAM and task.kernel.in_poller() and self.rq_bytes < n):
+            # May have to wait after taking part of the data: the poller
+            # would hand the call over and the part taken would be lost.
+            raise MustExit()
 
         def ready() -> bool:
             return bool(self.rq) or bool(self.shutdown_bits & RCV_SHUTDOWN) or bool(self.err) \
