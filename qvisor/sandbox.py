@@ -31,6 +31,7 @@ from qkernel.config import KernelConfig
 from qkernel.errors import SyscallError
 from qkernel.kernel import Kernel, exit_code_of
 from qkernel.loader.elf import ExecFormatError
+from qkernel.task import Task
 from qkernel.threadgroup import ThreadGroup
 from qvisor.errors import SandboxError
 from qvisor.machine import Machine
@@ -75,7 +76,7 @@ class Sandbox:
         self.server: QCallServer | None = None
         self.launcher: TaskLauncher | None = None
         self._init_regs: UserRegs | None = None
-        self._init_task = None
+        self._init_task: Task | None = None
         self._init_done = threading.Event()
         self._old_handlers: dict[int, object] = {}
         self._signals: queue.SimpleQueue[int | None] = queue.SimpleQueue()

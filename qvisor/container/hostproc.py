@@ -31,8 +31,8 @@ def enter_namespaces(namespaces: Iterable[Any]) -> None:
         if ns.path:
             _setns(ns.path)
         elif _libc.unshare(CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise NamespaceError(f"cannot make a network namespace: {os.strerror(err)}")
+            code = ctypes.get_errno()
+            raise NamespaceError(f"cannot make a network namespace: {os.strerror(code)}")
 
 
 def _setns(path: str) -> None:
@@ -42,8 +42,8 @@ def _setns(path: str) -> None:
         raise NamespaceError(f"network namespace {path}: {err.strerror}") from None
     try:
         if _libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise NamespaceError(f"cannot join network namespace {path}: {os.strerror(err)}")
+            code = ctypes.get_errno()
+            raise NamespaceError(f"cannot join network namespace {path}: {os.strerror(code)}")
     finally:
         os.close(fd)
 

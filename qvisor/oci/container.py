@@ -62,7 +62,7 @@ _LINUX_SHAPES: dict[str, type] = {
     "rootfsPropagation": str, "mountLabel": str, "intelRdt": dict, "personality": dict,
     "timeOffsets": dict,
 }
-_SHAPE_NAMES = {list: "an array", dict: "an object", str: "a string"}
+_SHAPE_NAMES: dict[type, str] = {list: "an array", dict: "an object", str: "a string"}
 
 
 @dataclass

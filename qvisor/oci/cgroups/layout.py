@@ -141,12 +141,12 @@ def resolve_dirs(path: str, layout: Layout, own: dict[str, str] | None = None) -
         hierarchies.append((UNIFIED, layout.unified))
     for key, mount in hierarchies:
         if relative:
-            base = (own or {}).get(key)
-            if base is None:
+            own_path = (own or {}).get(key)
+            if own_path is None:
                 log.warning("cgroup: not in any %s cgroup (per %s); skipping that hierarchy",
                             key, PROC_CGROUP)
                 continue
-            dirs[key] = _dir_in(mount, posixpath.join(base, path))
+            dirs[key] = _dir_in(mount, posixpath.join(own_path, path))
         else:
             dirs[key] = _dir_in(mount, path)
     return dirs
