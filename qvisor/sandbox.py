@@ -24,7 +24,6 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 
 from qkernel.arch import UserRegs
 from qkernel.config import KernelConfig
@@ -34,6 +33,7 @@ from qkernel.loader.elf import ExecFormatError
 from qkernel.task import Task
 from qkernel.threadgroup import ThreadGroup
 from qvisor.errors import SandboxError
+from qvisor.oci.process import ProcessSpec
 from qvisor.machine import Machine
 from qvisor.qcall import QCallServer
 from qvisor.tasks import TaskLauncher
@@ -44,19 +44,6 @@ MIN_MEMORY = 64 << 20
 # SIGUSR2 is not here: it is the vCPU kick (KICK_SIGNAL).
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
                      signal.SIGUSR1, signal.SIGWINCH, signal.SIGTSTP)
-
-
-@dataclass
-class ProcessSpec:
-    """A process to run in a sandbox (`quark exec`): OCI "process" fields."""
-    args: list[str]
-    env: list[str] = field(default_factory=list)
-    cwd: str = "/"
-    uid: int = 0
-    gid: int = 0
-    additional_gids: list[int] = field(default_factory=list)
-    terminal: bool = False
-    no_new_privileges: bool = False
 
 
 def guest_memory_size(config: KernelConfig) -> int:

@@ -315,6 +315,8 @@ def test_exec_detach_pid_file_is_the_exit_status(runtime: Runtime) -> None:
     failed(runtime("exec", "e1", "/no/such/program"), "No such file or directory")
     assert runtime("exec", "e1", "/no/such/program").returncode == 127
     process = runtime.tmp / "process.json"
+    process.write_text(json.dumps({"args": "sh", "cwd": "/"}))
+    failed(runtime("exec", "-p", str(process), "e1"), "process.args: expected an array of strings")
     process.write_text(json.dumps({"args": ["sh", "-c", "sleep 0.2; exit 9"], "cwd": "/",
                                    "env": ENV, "user": {"uid": 0, "gid": 0}}))
     pid_file = runtime.tmp / "exec.pid"

@@ -49,32 +49,33 @@ def recv_message(sock: socket.socket, want_fds: bool = False) -> tuple[dict[str,
         else:
             chunk = sock.recv(_LEN.size - len(head))
         if not chunk:
-            _close_all(fds)
+            close_fds(fds)
             return None, []
         head += chunk
     (length,) = _LEN.unpack(head)
     if length > MAX_FRAME:
-        _close_all(fds)
+        close_fds(fds)
         raise ControlError(f"control message of {length} bytes is too big")
     body = b""
     while len(body) < length:
         chunk = sock.recv(min(length - len(body), 65536))
         if not chunk:
-            _close_all(fds)
+            close_fds(fds)
             return None, []
         body += chunk
     try:
         message = json.loads(body)
     except ValueError:
-        _close_all(fds)
+        close_fds(fds)
         raise ControlError("control message is not JSON") from None
     if not isinstance(message, dict):
-        _close_all(fds)
+        close_fds(fds)
         raise ControlError("control message is not a JSON object")
     return message, fds
 
 
-def _close_all(fds: list[int]) -> None:
+def close_fds(fds: list[int]) -> None:
+    """Close fds that came with a message (ignoring ones already gone)."""
     for fd in fds:
         try:
             os.close(fd)

@@ -20,7 +20,9 @@ from typing import Any
 from qkernel.config import KernelConfig
 from qvisor.container import control
 from qvisor.oci.state import CREATED, RUNNING, STOPPED, StateDir, process_start_time
-from qvisor.sandbox import ProcessSpec, Sandbox, SandboxError
+from qvisor.oci.errors import BundleError
+from qvisor.oci.process import ProcessSpec, parse_process
+from qvisor.sandbox import Sandbox, SandboxError
 
 # Signals whose default action ends a process: what `kill` of a created
 # (not yet started) container must honour at once, as runc's does.
@@ -115,7 +117,7 @@ class SandboxDaemon:
                 if op == "exec":
                     self._exec(conn, message, fds)
                     return
-                _close(fds)
+                control.close_fds(fds)
                 handler = {"start": self._op_start, "kill": self._op_kill,
                            "ps": self._op_ps}.get(str(op))
                 if handler is None:
@@ -165,7 +167,7 @@ class SandboxDaemon:
             control.send_message(conn, {"error": str(err), "status": err.status})
             return
         finally:
-            _close(fds)                 # the guest has its own dups
+            control.close_fds(fds)                 # the guest has its own dups
         control.send_message(conn, {"pid": tg.pid})
         conn.settimeout(None)          # from now on the connection lives as long as the process
         threading.Thread(target=self._exec_client, args=(conn, tg), daemon=True).start()
@@ -193,29 +195,11 @@ class SandboxDaemon:
 
 
 def process_spec_from_message(doc: Any) -> ProcessSpec:
-    """A ProcessSpec from an exec request (built by our own CLI, checked anyway)."""
-    if not isinstance(doc, dict):
-        raise SandboxError("exec: no process")
-    args = doc.get("args")
-    if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args) or not args[0]:
-        raise SandboxError("exec: process.args must be a non-empty list of strings")
-    env = doc.get("env") or []
-    if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
-        raise SandboxError("exec: process.env must be a list of strings")
-    groups = doc.get("additionalGids") or []
-    return ProcessSpec(args=list(args), env=list(env), cwd=str(doc.get("cwd") or "/"),
-                       uid=int(doc.get("uid", 0)), gid=int(doc.get("gid", 0)),
-                       additional_gids=[int(g) for g in groups],
-                       terminal=bool(doc.get("terminal", False)),
-                       no_new_privileges=bool(doc.get("noNewPrivileges", False)))
-
-
-def _close(fds: list[int]) -> None:
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+    """The process of an exec request, parsed (not trusted) as the CLI did."""
+    try:
+        return parse_process(doc, "exec: process")
+    except BundleError as err:
+        raise SandboxError(str(err)) from None
 
 
 def report_ready(fd: int, error: str | None = None, status: int = 1) -> None:

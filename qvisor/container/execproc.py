@@ -20,8 +20,7 @@ from typing import Any
 from qvisor.container import control
 from qvisor.container.console import open_pty, send_console
 from qvisor.container.lifecycle import status_of, write_pid_file
-from qvisor.oci.errors import BundleError
-from qvisor.oci.fields import get_bool, get_object, get_string, get_string_list, get_uint, get_uint_list, UINT32_MAX
+from qvisor.oci.process import parse_process
 from qvisor.oci.state import CREATED, RUNNING, ContainerError, StateDir
 from qvisor.errors import SandboxError
 
@@ -58,9 +57,8 @@ def process_doc(opts: ExecOptions, container_process: dict[str, Any]) -> dict[st
             raise ContainerError(f"process file {opts.process_file}: {err.strerror}") from None
         except ValueError as err:
             raise ContainerError(f"process file {opts.process_file}: invalid JSON: {err}") from None
-        if not isinstance(doc, dict):
-            raise ContainerError(f"process file {opts.process_file}: expected a JSON object")
-        return _checked(doc, "process")
+        parse_process(doc, "process")      # the field that is wrong, before asking the sandbox
+        return doc
     if not opts.args:
         raise ContainerError("exec: no command given (args or --process)")
     user = dict(container_process.get("user") or {})
@@ -80,33 +78,8 @@ def process_doc(opts: ExecOptions, container_process: dict[str, Any]) -> dict[st
         "terminal": opts.tty,
         "noNewPrivileges": bool(container_process.get("noNewPrivileges")) or opts.no_new_privs,
     }
-    return _checked(doc, "process")
-
-
-def _checked(doc: dict[str, Any], where: str) -> dict[str, Any]:
-    """Normalise a process object into what the sandbox's exec request takes."""
-    try:
-        args = get_string_list(doc, "args", f"{where}.args")
-        if not args or not args[0]:
-            raise BundleError(f"{where}.args is empty: nothing to run")
-        user = get_object(doc, "user", f"{where}.user", default={})
-        cwd = get_string(doc, "cwd", f"{where}.cwd", default="/")
-        if not cwd.startswith("/"):
-            raise BundleError(f"{where}.cwd must be an absolute path, got {cwd!r}")
-        return {
-            "args": args,
-            "env": get_string_list(doc, "env", f"{where}.env", default=[]),
-            "cwd": cwd,
-            "uid": get_uint(user, "uid", f"{where}.user.uid", UINT32_MAX, default=0),
-            "gid": get_uint(user, "gid", f"{where}.user.gid", UINT32_MAX, default=0),
-            "additionalGids": get_uint_list(user, "additionalGids", f"{where}.user.additionalGids",
-                                            UINT32_MAX),
-            "terminal": get_bool(doc, "terminal", f"{where}.terminal", default=False),
-            "noNewPrivileges": get_bool(doc, "noNewPrivileges", f"{where}.noNewPrivileges",
-                                        default=False),
-        }
-    except BundleError as err:
-        raise ContainerError(str(err)) from None
+    parse_process(doc, "process")
+    return doc
 
 
 def exec_process(opts: ExecOptions, log: logging.Logger) -> int:
@@ -121,7 +94,7 @@ def exec_process(opts: ExecOptions, log: logging.Logger) -> int:
     except (OSError, ValueError, AttributeError):
         container_process = {}
     doc = process_doc(opts, container_process)
-    tty = bool(doc["terminal"])
+    tty = bool(doc.get("terminal"))
     if tty and opts.detach and not opts.console_socket:
         raise ContainerError("cannot allocate tty if quark will detach without setting console socket")
     master = slave = -1

@@ -65,3 +65,17 @@ def set_oom_score_adj(value: int | None) -> None:
             f.write(str(value))
     except OSError as err:
         raise NamespaceError(f"cannot set oom_score_adj to {value}: {err.strerror}") from None
+
+
+def wait_exit_code(pid: int) -> int:
+    """Wait for child `pid`; its exit code, or 128+N when signal N killed it
+    (the shell's convention, which runc's callers use too)."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)

@@ -18,6 +18,8 @@ import signal
 import termios
 import tty
 
+from qvisor.container.hostproc import wait_exit_code
+
 _WINSIZE = b"\0" * 8
 
 
@@ -43,7 +45,7 @@ def relay_terminal(master: int, standin: int, standin_done: int) -> int:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
         os.close(master)
         os.close(standin_done)
-    return _status(standin)
+    return wait_exit_code(standin)
 
 
 def _copy(master: int, standin_done: int) -> None:
@@ -81,15 +83,3 @@ def _pass_output(master: int) -> bool:
         return False
     os.write(1, data)
     return True
-
-
-def _status(pid: int) -> int:
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)

@@ -15,6 +15,7 @@ from typing import Iterator
 from qvisor.container.lifecycle import (
     create, delete, destroy, prepare_state, run_hook_phases, start, write_pid_file,
 )
+from qvisor.container.hostproc import wait_exit_code
 from qvisor.container.spawn import PASSED_ON, TTY_SIGNALS, CreateOptions, fork_daemon
 from qvisor.oci.container import load_container_spec
 from qvisor.oci.state import CREATED, RUNNING, ContainerError, StateDir
@@ -51,7 +52,7 @@ def run(opts: CreateOptions, detach: bool, log: logging.Logger) -> int:
                 start(opts.root, opts.id, log)
             else:
                 run_hook_phases(spec, sd.load(), ("poststart",), RUNNING, log, warn_only=True)
-            return _wait_status(pid)
+            return wait_exit_code(pid)
     finally:
         destroy(sd, log)
 
@@ -77,10 +78,3 @@ def _signals_to_child() -> Iterator[_Forwarder]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-
-
-def _wait_status(pid: int) -> int:
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
