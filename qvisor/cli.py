@@ -20,7 +20,7 @@ import sys
 from typing import Sequence
 
 from qvisor import logconfig
-from qvisor.oci import BundleError, load_bundle, write_spec
+from qvisor.oci import BundleError, write_spec
 from qvisor.oci.config import CONFIG_NAME
 from qvisor.oci.spec import OCI_VERSION
 from qvisor.oci.state import ContainerError, check_id
@@ -207,8 +207,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from qvisor.container import run
     bundle, cid = resolve_run_target(args.bundle, args.id)
     opts = _create_options(args, cid, bundle)
-    # A bad bundle fails here, before any state exists.
-    load_bundle(bundle)
     return run.run(opts, args.detach, logconfig.get_logger())
 
 
