@@ -90,10 +90,10 @@ def start(root: str, cid: str, log: logging.Logger) -> None:
     sd = StateDir(root, cid)
     with sd.locked():
         state = sd.load()
-        status = sd.current_status(state)
+        status = status_of(sd, state)
         if status == STOPPED:
             raise ContainerError("cannot start a container that has stopped")
-        if status in (RUNNING, PAUSED):
+        if status == RUNNING:
             raise ContainerError("cannot start an already running container")
         if status != CREATED:
             raise ContainerError(f"cannot start a container in the {status} state")
