@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from qkernel.config import KernelConfig
 from qvisor.oci.errors import BundleError
@@ -35,13 +35,22 @@ RLIMIT_NAMES = frozenset({
 HOST_NAME_MAX = 64   # Linux refuses longer host and domain names with EINVAL
 
 
+T = TypeVar("T")
+
+
 def load_bundle(bundle: str | os.PathLike[str]) -> KernelConfig:
     """Read and check <bundle>/config.json; raise BundleError on any problem."""
+    return load_bundle_as(bundle, kernel_config_from_spec)
+
+
+def load_bundle_as(bundle: str | os.PathLike[str], build: Callable[[dict[str, Any], str], T]) -> T:
+    """`build(document, bundle dir)` of <bundle>/config.json; a BundleError
+    it raises is given the file's path."""
     bundle_dir = bundle_directory(bundle)
     config_path = os.path.join(bundle_dir, CONFIG_NAME)
     doc = read_config(config_path)
     try:
-        return kernel_config_from_spec(doc, bundle_dir)
+        return build(doc, bundle_dir)
     except BundleError as err:
         raise BundleError(f"{config_path}: {err}") from None
 

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qkernel.config import KernelConfig
-from qvisor.oci.config import (
-    CONFIG_NAME, bundle_directory, kernel_config_from_spec, read_config,
-)
+from qvisor.oci.config import kernel_config_from_spec, load_bundle_as
 from qvisor.oci.errors import BundleError
 from qvisor.oci.fields import (
     get_bool, get_list, get_object, get_string, get_string_list, json_type,
@@ -121,13 +119,7 @@ class ContainerSpec:
 
 def load_container_spec(bundle: str | os.PathLike[str]) -> ContainerSpec:
     """Read and check all of <bundle>/config.json; BundleError names the bad field."""
-    bundle_dir = bundle_directory(bundle)
-    config_path = os.path.join(bundle_dir, CONFIG_NAME)
-    doc = read_config(config_path)
-    try:
-        return container_spec_from_doc(doc, bundle_dir)
-    except BundleError as err:
-        raise BundleError(f"{config_path}: {err}") from None
+    return load_bundle_as(bundle, container_spec_from_doc)
 
 
 def container_spec_from_doc(doc: dict[str, Any], bundle_dir: str) -> ContainerSpec:
